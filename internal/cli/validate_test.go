@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run invokes hubctl in-process from the repository root.
+func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	wd, _ := os.Getwd()
+	if err := os.Chdir("../.."); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	code = Main(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestValidateRepositoryRegions(t *testing.T) {
+	out, errOut, code := run(t, "validate")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, id := range []string{"nordjylland", "midtjylland", "syddanmark", "hovedstaden", "sjaelland"} {
+		if !strings.Contains(out, "ok  "+id) {
+			t.Errorf("output lacks %s:\n%s", id, out)
+		}
+	}
+}
+
+func TestValidateBadRegionExitsOne(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile("../../regions/nordjylland.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(src), "\nmembers:", "\nmembrs:", 1)
+	line := strings.Count(bad[:strings.Index(bad, "membrs:")], "\n") + 1
+	if err := os.WriteFile(filepath.Join(dir, "nordjylland.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "validate", "--regions", dir)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	want := fmt.Sprintf(`%s:%d:1: unknown key "membrs" (did you mean "members"?)`, filepath.Join(dir, "nordjylland.yaml"), line)
+	if !strings.Contains(out, want) || !strings.Contains(errOut, "1 error(s)") {
+		t.Errorf("want %q in\n%s\n%s", want, out, errOut)
+	}
+
+	out, _, code = run(t, "validate", "--regions", dir, "-o", "json", "--region", "nordjylland")
+	var res struct {
+		Valid  bool
+		Errors []struct {
+			File          string
+			Line, Col     int
+			Message, Hint string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 || res.Valid || len(res.Errors) != 1 {
+		t.Fatalf("json output %q (exit %d): %v", out, code, err)
+	}
+	if e := res.Errors[0]; e.Line != line || e.Col != 1 || e.Hint != `did you mean "members"?` {
+		t.Errorf("json error %+v", e)
+	}
+}
+
+func TestValidateUnknownRegionFlag(t *testing.T) {
+	_, errOut, code := run(t, "validate", "--region", "jylland")
+	if code != 1 || !strings.Contains(errOut, "--region jylland: no region file with that id") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	_, errOut, code := run(t, "validate", "--config", "does/not/exist.yaml")
+	if code != 1 || !strings.Contains(errOut, "does/not/exist.yaml") {
+		t.Fatalf("a missing explicit config must fail naming the file; exit %d: %s", code, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "hubkit.yaml")
+	os.WriteFile(bad, []byte("regions_dri: x\n"), 0o644)
+	_, errOut, code = run(t, "validate", "--config", bad)
+	if code != 1 || !strings.Contains(errOut, "regions_dri") {
+		t.Fatalf("an unknown config key must fail naming it; exit %d: %s", code, errOut)
+	}
+	t.Setenv("HUBKIT_TERRAFORM_BACKEND", "s3")
+	_, errOut, code = run(t, "validate")
+	if code != 1 || !strings.Contains(errOut, `terraform.backend "s3"`) {
+		t.Fatalf("HUBKIT_* overrides must apply and be checked; exit %d: %s", code, errOut)
+	}
+}
+
+func TestVersionAndCompletion(t *testing.T) {
+	out, _, code := run(t, "--version")
+	if code != 0 || !strings.HasPrefix(out, "hubctl version ") {
+		t.Errorf("--version: %q", out)
+	}
+	out, _, code = run(t, "completion", "bash")
+	if code != 0 || !strings.Contains(out, "__start_hubctl") {
+		t.Errorf("completion bash failed: exit %d", code)
+	}
+}

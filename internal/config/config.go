@@ -1,0 +1,125 @@
+// Package config loads hubkit's global configuration (config/hubkit.yaml)
+// with viper: built-in defaults, then the file, then HUBKIT_* environment
+// variables.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+
+	"github.com/hubkit/hubkit/internal/region"
+)
+
+// DefaultFile is where hubctl looks when --config is not given.
+const DefaultFile = "config/hubkit.yaml"
+
+// Config is the global configuration.
+type Config struct {
+	RegionsDir string          `mapstructure:"regions_dir"`
+	StateDir   string          `mapstructure:"state_dir"`
+	DataDir    string          `mapstructure:"data_dir"`
+	Defaults   region.Defaults `mapstructure:"defaults"`
+	Session    Session         `mapstructure:"session"`
+	Terraform  Terraform       `mapstructure:"terraform"`
+
+	File string `mapstructure:"-"` // the file loaded, "" when none
+}
+
+// Session bounds the hub's login sessions.
+type Session struct {
+	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
+	AbsoluteTimeout time.Duration `mapstructure:"absolute_timeout"`
+}
+
+// Terraform says how hubctl runs Terraform.
+type Terraform struct {
+	Binary      string        `mapstructure:"binary"`
+	MinVersion  string        `mapstructure:"min_version"`
+	LockTimeout time.Duration `mapstructure:"lock_timeout"`
+	Parallelism int           `mapstructure:"parallelism"`
+	Backend     string        `mapstructure:"backend"`
+	PGConnEnv   string        `mapstructure:"pg_conn_env"`
+}
+
+func defaults(v *viper.Viper) {
+	d := region.BuiltinDefaults
+	v.SetDefault("regions_dir", "regions")
+	v.SetDefault("state_dir", ".hubkit/state")
+	v.SetDefault("data_dir", ".hubkit/data")
+	v.SetDefault("defaults.max_file_size", d.MaxFileSize)
+	v.SetDefault("defaults.max_files_per_drop", d.MaxFilesPerDrop)
+	v.SetDefault("defaults.default_retention_days", d.DefaultRetentionDays)
+	v.SetDefault("defaults.max_retention_days", d.MaxRetentionDays)
+	v.SetDefault("defaults.nsis_minimum", d.NSISMinimum)
+	v.SetDefault("defaults.scopes", d.Scopes)
+	v.SetDefault("session.idle_timeout", 30*time.Minute)
+	v.SetDefault("session.absolute_timeout", 8*time.Hour)
+	v.SetDefault("terraform.binary", "terraform")
+	v.SetDefault("terraform.min_version", "1.5.0")
+	v.SetDefault("terraform.lock_timeout", 2*time.Minute)
+	v.SetDefault("terraform.parallelism", 5)
+	v.SetDefault("terraform.backend", "local")
+	v.SetDefault("terraform.pg_conn_env", "HUBKIT_PG_CONN")
+}
+
+// Load reads the configuration. A missing file is an error only when it was
+// named explicitly; otherwise the built-in defaults apply.
+func Load(file string, explicit bool) (*Config, error) {
+	v := viper.New()
+	defaults(v)
+	v.SetEnvPrefix("HUBKIT")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	cfg := &Config{}
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		switch err := v.ReadInConfig(); {
+		case err == nil:
+			cfg.File = file
+		case errors.Is(err, os.ErrNotExist) && !explicit:
+		default:
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	if err := v.UnmarshalExact(cfg); err != nil {
+		return nil, fmt.Errorf("%s: %v (compare with the keys in %s of the hubkit repository)", orDefaults(file), err, DefaultFile)
+	}
+	cfg.File = file
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", orDefaults(file), err)
+	}
+	return cfg, nil
+}
+
+func orDefaults(file string) string {
+	if file == "" {
+		return "built-in defaults"
+	}
+	return file
+}
+
+func (c *Config) validate() error {
+	var problems []string
+	if region.LevelRank(c.Defaults.NSISMinimum) < 0 {
+		problems = append(problems, fmt.Sprintf("defaults.nsis_minimum %q is not one of %s", c.Defaults.NSISMinimum, strings.Join(region.NSISLevels, ", ")))
+	}
+	if c.Session.IdleTimeout <= 0 || c.Session.AbsoluteTimeout < c.Session.IdleTimeout {
+		problems = append(problems, "session: idle_timeout must be positive and not above absolute_timeout")
+	}
+	if c.Terraform.Backend != "local" && c.Terraform.Backend != "pg" {
+		problems = append(problems, fmt.Sprintf("terraform.backend %q is not local or pg", c.Terraform.Backend))
+	}
+	if c.Terraform.Parallelism < 1 {
+		problems = append(problems, "terraform.parallelism must be at least 1")
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
