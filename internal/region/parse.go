@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -250,9 +251,15 @@ func keyHint(name string, fields map[string]reflect.Type) (hint, meant string) {
 	return "allowed keys here: " + strings.Join(names, ", "), ""
 }
 
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
 // yamlFields maps the yaml names of t's fields to their types.
 func yamlFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
+	defer fieldCache.Store(t, out)
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
@@ -303,10 +310,10 @@ func inWhat(path string) string {
 }
 
 // Paths are JSON-pointer style; '~' and '/' in keys are escaped.
-func escape(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
-}
+var (
+	escaper   = strings.NewReplacer("~", "~0", "/", "~1")
+	unescaper = strings.NewReplacer("~1", "/", "~0", "~")
+)
 
-func unescape(s string) string {
-	return strings.NewReplacer("~1", "/", "~0", "~").Replace(s)
-}
+func escape(s string) string   { return escaper.Replace(s) }
+func unescape(s string) string { return unescaper.Replace(s) }
