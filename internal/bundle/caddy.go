@@ -1,0 +1,130 @@
+package bundle
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hubkit/hubkit/internal/site"
+)
+
+// obj keeps the Caddy JSON below readable; encoding/json sorts its keys, so
+// output is deterministic.
+type obj = map[string]any
+
+// Body size limits: login and directory requests are small; the file drop
+// sets its own limit from the region policy.
+const (
+	loginBodyLimit   = 64 << 10
+	defaultBodyLimit = 1 << 20
+)
+
+// SecurityHeaders are set on every response of a hub. Cache-Control is set
+// per route (no-store on everything but static assets).
+func SecurityHeaders(st *site.Site) map[string][]string {
+	formAction := append([]string{"'self'"}, issuerOrigins(st.Region)...)
+	csp := strings.Join([]string{
+		"default-src 'none'",
+		"script-src 'self'",
+		"style-src 'self'",
+		"img-src 'self' data:",
+		"font-src 'self'",
+		"connect-src 'self'",
+		"form-action " + strings.Join(formAction, " "),
+		"frame-ancestors 'none'",
+		"base-uri 'none'",
+	}, "; ")
+	return map[string][]string{
+		"Strict-Transport-Security":    {"max-age=63072000; includeSubDomains"},
+		"Content-Security-Policy":      {csp},
+		"X-Content-Type-Options":       {"nosniff"},
+		"X-Frame-Options":              {"DENY"},
+		"Referrer-Policy":              {"no-referrer"},
+		"Permissions-Policy":           {"accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"},
+		"Cross-Origin-Opener-Policy":   {"same-origin"},
+		"Cross-Origin-Resource-Policy": {"same-origin"},
+	}
+}
+
+func headers(set map[string][]string) obj {
+	return obj{"handler": "headers", "response": obj{"set": set, "delete": []string{"Server"}, "deferred": true}}
+}
+
+func cacheControl(v string) obj {
+	return obj{"handler": "headers", "response": obj{"set": obj{"Cache-Control": []string{v}}}}
+}
+
+func bodyLimit(n int) obj { return obj{"handler": "request_body", "max_size": n} }
+
+func pathMatch(paths ...string) []obj { return []obj{{"path": paths}} }
+
+// hubRoutes are the routes of one region's hub, in order.
+func hubRoutes(st *site.Site) []obj {
+	id := st.Region.ID
+	h := func(name string) obj { return obj{"handler": name, "region": id} }
+	noStore := cacheControl("no-store")
+	return []obj{
+		{"handle": []obj{headers(SecurityHeaders(st))}},
+		{"match": pathMatch("/healthz"), "handle": []obj{noStore, {"handler": "static_response", "status_code": 200, "body": "ok\n"}}, "terminal": true},
+		{"match": pathMatch("/readyz"), "handle": []obj{noStore, h("hubkit_ready")}, "terminal": true},
+		{"match": pathMatch("/assets/*"), "handle": []obj{cacheControl("public, max-age=3600"), h("hubkit_ui")}, "terminal": true},
+		{"match": pathMatch("/login", "/auth/*"), "handle": []obj{noStore, bodyLimit(loginBodyLimit), h("hubkit_login")}, "terminal": true},
+		{"handle": []obj{
+			noStore,
+			bodyLimit(defaultBodyLimit),
+			{"handler": "authentication", "providers": obj{"hubkit": obj{"region": id}}},
+			{"handler": "subroute", "routes": []obj{
+				{"match": pathMatch("/directory", "/directory/*"), "handle": []obj{h("hubkit_directory")}, "terminal": true},
+				{"handle": []obj{h("hubkit_ui")}},
+			}},
+		}, "terminal": true},
+	}
+}
+
+// errorRoutes render error pages (and turn 401 into a login redirect) with
+// the same headers as every other response.
+func errorRoutes(st *site.Site) []obj {
+	return []obj{
+		{"handle": []obj{headers(SecurityHeaders(st)), cacheControl("no-store"), {"handler": "hubkit_ui", "region": st.Region.ID, "errors": true}}},
+	}
+}
+
+// caddyConfig is the complete Caddy configuration of one hub.
+func caddyConfig(st *site.Site, opt Options) obj {
+	domain := st.Region.Domain
+	listen := fmt.Sprintf(":%d", opt.port())
+	policy := obj{"subjects": []string{domain}}
+	server := obj{
+		"listen":              []string{listen},
+		"read_header_timeout": "10s",
+		"read_timeout":        "10m",
+		"write_timeout":       "10m",
+		"idle_timeout":        "2m",
+		"max_header_bytes":    16 << 10,
+		"routes": []obj{{
+			"match":    []obj{{"host": []string{domain}}},
+			"handle":   []obj{{"handler": "subroute", "routes": hubRoutes(st)}},
+			"terminal": true,
+		}},
+		"errors": obj{"routes": []obj{{
+			"match":  []obj{{"host": []string{domain}}},
+			"handle": []obj{{"handler": "subroute", "routes": errorRoutes(st)}},
+		}}},
+		"logs": obj{},
+	}
+	apps := obj{
+		"hubkit": obj{"sites": obj{st.Region.ID: obj{"site_file": SiteFile}}},
+		"http":   obj{"servers": obj{"hub": server}},
+		"tls":    obj{"automation": obj{"policies": []obj{policy}}},
+	}
+	if opt.Dev || st.Region.Dev {
+		// Development and test hubs: Caddy's own CA, no port-80 redirect.
+		server["automatic_https"] = obj{"disable_redirects": true}
+		policy["issuers"] = []obj{{"module": "internal"}}
+		apps["pki"] = obj{"certificate_authorities": obj{"local": obj{"install_trust": false}}}
+	}
+	return obj{
+		"admin":   obj{"disabled": true, "config": obj{"persist": false}},
+		"logging": obj{"logs": obj{"default": obj{"encoder": obj{"format": "json"}, "level": "INFO"}}},
+		"apps":    apps,
+	}
+}
