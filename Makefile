@@ -44,6 +44,9 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./internal/region -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/kommune -run '^$$' -fuzz FuzzLookup -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/directory -run '^$$' -fuzz FuzzParseText -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/ui -run '^$$' -fuzz FuzzSafeReturn -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/audit -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin .hubkit

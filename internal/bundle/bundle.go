@@ -199,6 +199,10 @@ func siteOf(set *region.Set, r region.Region, cfg *config.Config, opt Options) *
 			IdleTimeout:     site.Duration(cfg.Session.IdleTimeout),
 			AbsoluteTimeout: site.Duration(cfg.Session.AbsoluteTimeout),
 		},
+		Login: site.LoginPolicy{
+			ClientPerMinute: cfg.Login.ClientPerMinute, ClientBurst: cfg.Login.ClientBurst,
+			KommunePerMinute: cfg.Login.KommunePerMinute, KommuneBurst: cfg.Login.KommuneBurst,
+		},
 		National: site.NationalDir{Persons: []site.NationalPerson{}, Partners: []site.NationalPartner{}},
 	}
 	for _, o := range set.Regions {

@@ -71,6 +71,9 @@ through Terraform and serves them.`,
 	root.PersistentFlags().StringVar(&a.configFile, "config", config.DefaultFile, "global configuration file")
 	root.AddCommand(
 		a.validateCmd(),
+		a.renderCmd(),
+		a.serveCmd(),
+		a.auditCmd(),
 	)
 	return root
 }

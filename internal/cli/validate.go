@@ -95,6 +95,20 @@ func (a *app) loadRegions(dir string, ids []string) (*region.Set, error) {
 	return out, nil
 }
 
+// validRegions loads the regions and fails, printing every error, when
+// any file is invalid: nothing is rendered or provisioned from bad input.
+func (a *app) validRegions(dir string) (*region.Set, error) {
+	set, err := region.LoadDir(dir, a.cfg.Defaults)
+	if err != nil {
+		return nil, err
+	}
+	if len(set.Errors) > 0 {
+		writeValidationText(a.stderr, a.stderr, set)
+		return nil, exitError{1}
+	}
+	return set, nil
+}
+
 // fileOfRegion finds the file of a region that failed to load, by its file
 // name (regions/<id>.yaml is the convention).
 func fileOfRegion(set *region.Set, dir, id string) string {

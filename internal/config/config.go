@@ -25,6 +25,7 @@ type Config struct {
 	DataDir    string          `mapstructure:"data_dir"`
 	Defaults   region.Defaults `mapstructure:"defaults"`
 	Session    Session         `mapstructure:"session"`
+	Login      Login           `mapstructure:"login"`
 	Terraform  Terraform       `mapstructure:"terraform"`
 
 	File string `mapstructure:"-"` // the file loaded, "" when none
@@ -34,6 +35,14 @@ type Config struct {
 type Session struct {
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
 	AbsoluteTimeout time.Duration `mapstructure:"absolute_timeout"`
+}
+
+// Login bounds login attempts (token buckets, refilled per minute).
+type Login struct {
+	ClientPerMinute  int `mapstructure:"client_per_minute"`
+	ClientBurst      int `mapstructure:"client_burst"`
+	KommunePerMinute int `mapstructure:"kommune_per_minute"`
+	KommuneBurst     int `mapstructure:"kommune_burst"`
 }
 
 // Terraform says how hubctl runs Terraform.
@@ -59,6 +68,10 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("defaults.scopes", d.Scopes)
 	v.SetDefault("session.idle_timeout", 30*time.Minute)
 	v.SetDefault("session.absolute_timeout", 8*time.Hour)
+	v.SetDefault("login.client_per_minute", 20)
+	v.SetDefault("login.client_burst", 20)
+	v.SetDefault("login.kommune_per_minute", 600)
+	v.SetDefault("login.kommune_burst", 200)
 	v.SetDefault("terraform.binary", "terraform")
 	v.SetDefault("terraform.min_version", "1.5.0")
 	v.SetDefault("terraform.lock_timeout", 2*time.Minute)
@@ -111,6 +124,9 @@ func (c *Config) validate() error {
 	}
 	if c.Session.IdleTimeout <= 0 || c.Session.AbsoluteTimeout < c.Session.IdleTimeout {
 		problems = append(problems, "session: idle_timeout must be positive and not above absolute_timeout")
+	}
+	if c.Login.ClientPerMinute < 1 || c.Login.ClientBurst < 1 || c.Login.KommunePerMinute < 1 || c.Login.KommuneBurst < 1 {
+		problems = append(problems, "login: rates and bursts must be at least 1")
 	}
 	if c.Terraform.Backend != "local" && c.Terraform.Backend != "pg" {
 		problems = append(problems, fmt.Sprintf("terraform.backend %q is not local or pg", c.Terraform.Backend))

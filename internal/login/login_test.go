@@ -302,7 +302,7 @@ func TestSafeReturn(t *testing.T) {
 	for in, want := range map[string]string{
 		"/directory?q=x": "/directory?q=x", "": "/", "//evil.example/x": "/", "https://evil.example": "/",
 		"/\\evil.example": "/", "javascript:alert(1)": "/", "/a\r\nSet-Cookie: x": "/", "directory": "/",
-		"/%2F%2Fevil.example": "/%2F%2Fevil.example", "/ok#frag": "/ok",
+		"/%2F%2Fevil.example": "/", "/ok#frag": "/", "/a/../b": "/",
 	} {
 		if got := SafeReturn(in); got != want {
 			t.Errorf("SafeReturn(%q) = %q, want %q", in, got, want)
@@ -310,21 +310,8 @@ func TestSafeReturn(t *testing.T) {
 	}
 }
 
-func FuzzSafeReturn(f *testing.F) {
-	for _, s := range []string{"/", "//x", "/a?b=c", "https://x", "/\\x"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got := SafeReturn(s)
-		u, err := url.Parse(got)
-		if err != nil || u.Host != "" || u.Scheme != "" || !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") {
-			t.Fatalf("SafeReturn(%q) = %q is not a relative same-site path", s, got)
-		}
-	})
-}
-
 func TestRateLimit(t *testing.T) {
-	l := newLimiter()
+	l := newLimiter(site.LoginPolicy{})
 	now := time.Now()
 	n := 0
 	for i := 0; i < 100; i++ {
@@ -332,8 +319,8 @@ func TestRateLimit(t *testing.T) {
 			n++
 		}
 	}
-	if n != perIPBurst {
-		t.Errorf("%d logins allowed in a burst, want %d", n, perIPBurst)
+	if n != defaultPolicy.ClientBurst {
+		t.Errorf("%d logins allowed in a burst, want %d", n, defaultPolicy.ClientBurst)
 	}
 	if !l.allow("192.0.2.2", 851, now) {
 		t.Error("another client was limited")

@@ -3,32 +3,25 @@ package login
 import (
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"golang.org/x/time/rate"
+
+	"github.com/hubkit/hubkit/internal/site"
+	"github.com/hubkit/hubkit/internal/ui"
 )
 
 // SafeReturn keeps a return URL only when it is a relative path on this
 // site ("/directory?q=x"); anything else ("//evil.example", "https://…",
-// "/\evil", control characters) becomes "/".
+// "/\evil", control characters) becomes "/". The rules are ui.SafeReturn's,
+// which links use too.
 func SafeReturn(s string) string {
-	if s == "" || len(s) > 2048 || s[0] != '/' || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") {
-		return "/"
+	if safe := ui.SafeReturn(s); safe != "" {
+		return safe
 	}
-	for _, c := range s {
-		if c < 0x20 || c == 0x7f || c == '\\' {
-			return "/"
-		}
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
-		return "/"
-	}
-	return u.RequestURI()
+	return "/"
 }
 
 // ClientIP is the client's address as Caddy determined it (honouring its
@@ -44,17 +37,16 @@ func ClientIP(r *http.Request) string {
 	return host
 }
 
-// Login rate limits: per client address, and per municipality so one
-// kommune's provider is not flooded through the hub.
-const (
-	perIPRate       = rate.Limit(20.0 / 60) // 20 a minute
-	perIPBurst      = 20
-	perKommuneRate  = rate.Limit(600.0 / 60)
-	perKommuneBurst = 200
-	limiterIdle     = 10 * time.Minute
-)
+// limiterIdle is how long an idle client's bucket is kept.
+const limiterIdle = 10 * time.Minute
 
+// defaultPolicy applies where site.json sets no login limits.
+var defaultPolicy = site.LoginPolicy{ClientPerMinute: 20, ClientBurst: 20, KommunePerMinute: 600, KommuneBurst: 200}
+
+// limiter bounds login attempts per client address, and per municipality
+// so one kommune's provider is not flooded through the hub.
 type limiter struct {
+	policy  site.LoginPolicy
 	mu      sync.Mutex
 	ip      map[string]*entry
 	kommune map[int]*entry
@@ -66,9 +58,14 @@ type entry struct {
 	seen time.Time
 }
 
-func newLimiter() *limiter {
-	return &limiter{ip: map[string]*entry{}, kommune: map[int]*entry{}}
+func newLimiter(p site.LoginPolicy) *limiter {
+	if p.ClientPerMinute < 1 || p.ClientBurst < 1 || p.KommunePerMinute < 1 || p.KommuneBurst < 1 {
+		p = defaultPolicy
+	}
+	return &limiter{policy: p, ip: map[string]*entry{}, kommune: map[int]*entry{}}
 }
+
+func perMinute(n int) rate.Limit { return rate.Limit(float64(n) / 60) }
 
 // allow takes one token from the client's bucket and, when kommune is
 // not 0, from the municipality's.
@@ -85,7 +82,7 @@ func (l *limiter) allow(ip string, kommune int, now time.Time) bool {
 	}
 	e := l.ip[ip]
 	if e == nil {
-		e = &entry{lim: rate.NewLimiter(perIPRate, perIPBurst)}
+		e = &entry{lim: rate.NewLimiter(perMinute(l.policy.ClientPerMinute), l.policy.ClientBurst)}
 		l.ip[ip] = e
 	}
 	e.seen = now
@@ -97,7 +94,7 @@ func (l *limiter) allow(ip string, kommune int, now time.Time) bool {
 	}
 	k := l.kommune[kommune]
 	if k == nil {
-		k = &entry{lim: rate.NewLimiter(perKommuneRate, perKommuneBurst)}
+		k = &entry{lim: rate.NewLimiter(perMinute(l.policy.KommunePerMinute), l.policy.KommuneBurst)}
 		l.kommune[kommune] = k
 	}
 	k.seen = now

@@ -66,7 +66,7 @@ func New(st *site.Site, db *store.Store, log *audit.Log, opt Options) *Service {
 	}
 	s := &Service{
 		Site: st, Store: db, Audit: log, Logger: logger, Now: time.Now,
-		providers: map[int]*Provider{}, byIssuer: map[string]*Provider{}, limiter: newLimiter(),
+		providers: map[int]*Provider{}, byIssuer: map[string]*Provider{}, limiter: newLimiter(st.Login),
 	}
 	for _, cfg := range st.Region.IdentityProviders {
 		p := newProvider(cfg, client)

@@ -22,6 +22,7 @@ type Site struct {
 	Regions  []RegionInfo  `json:"regions"`  // all five, for the national view
 	National NationalDir   `json:"national"` // entries of all regions marked national
 	Session  SessionPolicy `json:"session"`
+	Login    LoginPolicy   `json:"login"`
 	Dev      *DevSettings  `json:"dev,omitempty"`
 }
 
@@ -57,6 +58,15 @@ type NationalPartner struct {
 type SessionPolicy struct {
 	IdleTimeout     Duration `json:"idle_timeout"`
 	AbsoluteTimeout Duration `json:"absolute_timeout"`
+}
+
+// LoginPolicy bounds login attempts: per client address and per
+// municipality, per minute with a burst.
+type LoginPolicy struct {
+	ClientPerMinute  int `json:"client_per_minute"`
+	ClientBurst      int `json:"client_burst"`
+	KommunePerMinute int `json:"kommune_per_minute"`
+	KommuneBurst     int `json:"kommune_burst"`
 }
 
 // DevSettings marks a development site: served on *.hub.localhost with

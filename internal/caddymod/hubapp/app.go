@@ -45,7 +45,7 @@ type App struct {
 	sites  map[string]*Site
 	logger *slog.Logger
 	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	done   chan struct{} // closed when the housekeeping loop has ended
 }
 
 // SiteConfig says where a region's site file and data live.
@@ -140,9 +140,9 @@ func (a *App) Validate() error {
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
-	a.wg.Add(1)
+	a.done = make(chan struct{})
 	go func() {
-		defer a.wg.Done()
+		defer close(a.done)
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
 		for {
@@ -163,8 +163,8 @@ func (a *App) Start() error {
 func (a *App) Stop() error {
 	if a.stop != nil {
 		a.stop()
+		<-a.done
 	}
-	a.wg.Wait()
 	return nil
 }
 

@@ -1,0 +1,41 @@
+package caddydirectory
+
+import (
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("hubkit_directory", parseCaddyfile)
+	// It handles /directory only and passes the rest on, so it can go
+	// before the terminal handlers (file_server, and hubkit_ui after that).
+	httpcaddyfile.RegisterDirectiveOrder("hubkit_directory", httpcaddyfile.Before, "file_server")
+}
+
+// Interface guard.
+var _ caddyfile.Unmarshaler = (*Handler)(nil)
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var m Handler
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return &m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	hubkit_directory <region>
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if !d.NextArg() {
+		return d.Errf("hubkit_directory: missing the region id (hubkit_directory <region>, e.g. hubkit_directory nordjylland)")
+	}
+	h.Region = d.Val()
+	if d.NextArg() {
+		return d.Errf("hubkit_directory: unexpected argument %q (hubkit_directory <region>)", d.Val())
+	}
+	if d.NextBlock(0) {
+		return d.Errf("hubkit_directory: takes no block (hubkit_directory <region>)")
+	}
+	return nil
+}
