@@ -329,3 +329,59 @@ func TestRateLimit(t *testing.T) {
 		t.Error("the limit did not recover")
 	}
 }
+
+// TestSessionTimeouts: idle and absolute expiry end the session and are
+// audited with their kind; activity keeps an idle session alive but not
+// past the absolute timeout.
+func TestSessionTimeouts(t *testing.T) {
+	h := newHarness(t, nil)
+	h.svc.Site.Session = site.SessionPolicy{IdleTimeout: site.Duration(30 * time.Minute), AbsoluteTimeout: site.Duration(2 * time.Hour)}
+	h.op.token = func(op *fakeOP, nonce string) string { return op.sign(op.key, op.claims(nonce)) }
+	start := time.Now()
+	clock := start
+	h.svc.Now = func() time.Time { return clock }
+	login := func() *http.Cookie {
+		q, cookies := h.start(t, "/")
+		w, _, f := h.callback(t, "code=good-code&state="+q.Get("state"), cookies)
+		if f != nil {
+			t.Fatal(f)
+		}
+		for _, c := range w.Result().Cookies() {
+			if c.Name == SessionCookie {
+				return c
+			}
+		}
+		t.Fatal("no session cookie")
+		return nil
+	}
+	check := func(c *http.Cookie) bool {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(c)
+		_, ok, err := h.svc.Authenticate(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+
+	c := login()
+	for i := 0; i < 7; i++ { // active every 20 minutes for 2 h 20 min
+		clock = clock.Add(20 * time.Minute)
+		if ok := check(c); ok != (clock.Sub(start) <= 2*time.Hour) {
+			t.Fatalf("at %v: authenticated=%v", clock.Sub(start), ok)
+		}
+	}
+	if rec := h.lastAudit(t); rec.Type != "session_expired" || rec.Reason != "absolute" {
+		t.Errorf("audit %+v, want absolute expiry", rec)
+	}
+
+	start = clock
+	c = login()
+	clock = clock.Add(31 * time.Minute)
+	if check(c) {
+		t.Fatal("idle session still valid")
+	}
+	if rec := h.lastAudit(t); rec.Type != "session_expired" || rec.Reason != "idle" || rec.Actor != "851:u1" {
+		t.Errorf("audit %+v, want idle expiry", rec)
+	}
+}

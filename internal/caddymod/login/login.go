@@ -22,6 +22,8 @@ import (
 func init() {
 	caddy.RegisterModule(Handler{})
 	httpcaddyfile.RegisterHandlerDirective("hubkit_login", parseCaddyfile)
+	// Login pages answer before anything that needs a session.
+	httpcaddyfile.RegisterDirectiveOrder("hubkit_login", httpcaddyfile.Before, "basic_auth")
 }
 
 // Interface guards.

@@ -23,6 +23,7 @@ func init() {
 		err := m.UnmarshalCaddyfile(h.Dispenser)
 		return &m, err
 	})
+	httpcaddyfile.RegisterDirectiveOrder("hubkit_ready", httpcaddyfile.Before, "basic_auth")
 }
 
 // Interface guards.

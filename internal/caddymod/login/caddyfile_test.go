@@ -1,0 +1,77 @@
+package login
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/hubkit/hubkit/internal/caddymod/auth"
+	"github.com/hubkit/hubkit/internal/caddymod/ready"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestCaddyfileAdapt pins how hubkit_login and hubkit_ready adapt.
+func TestCaddyfileAdapt(t *testing.T) {
+	src, err := os.ReadFile("testdata/hub.caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(src, nil)
+	if err != nil || len(warnings) > 0 {
+		t.Fatalf("adapt: %v %v", err, warnings)
+	}
+	var got bytes.Buffer
+	json.Indent(&got, out, "", "\t")
+	got.WriteByte('\n')
+	if *update {
+		os.WriteFile("testdata/hub.golden", got.Bytes(), 0o644)
+	}
+	want, err := os.ReadFile("testdata/hub.golden")
+	if err != nil {
+		t.Fatalf("%v (go test -update creates it)", err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("adapted config differs from testdata/hub.golden (go test -update rewrites it):\n%s", got.Bytes())
+	}
+	for _, h := range []string{`"handler": "hubkit_login"`, `"handler": "hubkit_ready"`, `"region": "nordjylland"`} {
+		if !strings.Contains(got.String(), h) {
+			t.Errorf("adapted config lacks %s", h)
+		}
+	}
+}
+
+// TestUnmarshalCaddyfileErrors: every module says what its one argument is.
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	type unmarshaler interface {
+		UnmarshalCaddyfile(*caddyfile.Dispenser) error
+	}
+	cases := []struct {
+		m       unmarshaler
+		in, err string
+	}{
+		{&Handler{}, "hubkit_login", "expected a region id"},
+		{&Handler{}, "hubkit_login a b", `unexpected argument "b"`},
+		{&Handler{}, "hubkit_login a {\n\tx\n}", "takes no block"},
+		{&ready.Handler{}, "hubkit_ready", "expected a region id"},
+		{&auth.Session{}, "hubkit", "expected a region id"},
+		{&auth.Session{}, "hubkit a b", `unexpected argument "b"`},
+	}
+	for _, c := range cases {
+		err := c.m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%q: %v, want %q", c.in, err, c.err)
+		}
+	}
+	var h Handler
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("hubkit_login nordjylland")); err != nil || h.Region != "nordjylland" {
+		t.Errorf("hubkit_login nordjylland: %v %+v", err, h)
+	}
+}
