@@ -40,7 +40,7 @@ const (
 
 // hub is a running test hub.
 type hub struct {
-	t       *testing.T
+	t       testing.TB
 	port    int
 	base    string                // https://nordjylland.hub.localhost:<port>
 	data    string                // the hub's data directory
@@ -55,7 +55,7 @@ type hubOptions struct {
 	strictLimits   bool // keep the default login rate limits (tests log in often)
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func freePort(t *testing.T) int {
 
 // startHub starts both providers and a Nordjylland hub using them.
 // Caddy runs in this process; tests using it must not run in parallel.
-func startHub(t *testing.T, opt hubOptions) *hub {
+func startHub(t testing.TB, opt hubOptions) *hub {
 	t.Helper()
 	testenv.RequireNode(t)
 	h := &hub{t: t, port: freePort(t)}
@@ -130,6 +130,7 @@ func startHub(t *testing.T, opt hubOptions) *hub {
 	if err != nil {
 		t.Fatal(err)
 	}
+	lastConfig = cfgJSON
 	if err := caddy.Load(cfgJSON, true); err != nil {
 		t.Fatalf("caddy: %v", err)
 	}
@@ -144,7 +145,7 @@ func account(id string, claims map[string]any) testenv.OIDCAccount {
 
 // writeRegions copies the repository's regions and points Nordjylland at
 // the test providers and the local host name.
-func writeRegions(t *testing.T, h *hub) string {
+func writeRegions(t testing.TB, h *hub) string {
 	dir := t.TempDir()
 	root := testenv.RepoRoot(t)
 	for _, id := range []string{"midtjylland", "syddanmark", "hovedstaden", "sjaelland"} {
@@ -245,7 +246,7 @@ func (h *hub) waitReady() {
 }
 
 // get fetches a URL with c and returns the response with its body read.
-func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+func get(t testing.TB, c *http.Client, u string) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.Get(u)
 	if err != nil {
@@ -256,7 +257,7 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
 	return resp, string(b)
 }
 
-func postForm(t *testing.T, c *http.Client, u string, v url.Values) (*http.Response, string) {
+func postForm(t testing.TB, c *http.Client, u string, v url.Values) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.PostForm(u, v)
 	if err != nil {
@@ -270,7 +271,7 @@ func postForm(t *testing.T, c *http.Client, u string, v url.Values) (*http.Respo
 // login runs a whole login with an HTTP client up to the hub's callback:
 // start at the hub, log in at the provider as user, and return the
 // callback URL the provider sent the browser to (not yet followed).
-func (h *hub) loginToCallback(t *testing.T, c *http.Client, kommune int, user, returnTo string) string {
+func (h *hub) loginToCallback(t testing.TB, c *http.Client, kommune int, user, returnTo string) string {
 	t.Helper()
 	u := fmt.Sprintf("%s/login?kommune=%d&return=%s", h.base, kommune, url.QueryEscape(returnTo))
 	resp, body := get(t, c, u)
@@ -309,7 +310,7 @@ func resolve(base *url.URL, loc string) string {
 }
 
 // lastAudit returns the audit records of the hub.
-func (h *hub) auditRecords(t *testing.T) []audit.Record {
+func (h *hub) auditRecords(t testing.TB) []audit.Record {
 	t.Helper()
 	var recs []audit.Record
 	// The hub holds the log open; Export on the file reads what is written.
@@ -322,7 +323,7 @@ func (h *hub) auditRecords(t *testing.T) []audit.Record {
 	return recs
 }
 
-func (h *hub) lastAudit(t *testing.T) audit.Record {
+func (h *hub) lastAudit(t testing.TB) audit.Record {
 	recs := h.auditRecords(t)
 	if len(recs) == 0 {
 		t.Fatal("audit log is empty")
@@ -336,7 +337,7 @@ func (h *hub) hotline() string { return "99 31 00 00" }
 var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // csrf reads the CSRF token from the logged-in home page's logout form.
-func (h *hub) csrf(t *testing.T, c *http.Client) string {
+func (h *hub) csrf(t testing.TB, c *http.Client) string {
 	t.Helper()
 	resp, body := get(t, c, h.base+"/")
 	m := csrfRe.FindStringSubmatch(body)

@@ -6,6 +6,7 @@ package hubapp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -113,16 +114,42 @@ func openSite(id string, sc *SiteConfig, logger *slog.Logger) (*Site, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	db, err := store.Open(filepath.Join(dir, "hub.db"))
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	log, err := audit.Open(filepath.Join(dir, "audit.log"))
+	v, _, err := dataPool.LoadOrNew(abs, func() (caddy.Destructor, error) {
+		db, err := store.Open(filepath.Join(abs, "hub.db"))
+		if err != nil {
+			return nil, err
+		}
+		log, err := audit.Open(filepath.Join(abs, audit.FileName))
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		return &dataFiles{store: db, audit: log}, nil
+	})
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	return &Site{Site: st, Store: db, Audit: log, DataDir: dir, Logger: logger}, nil
+	d := v.(*dataFiles)
+	return &Site{Site: st, Store: d.store, Audit: d.audit, DataDir: abs, Logger: logger}, nil
+}
+
+// dataPool shares a data directory's open store and audit log between the
+// old and the new configuration during a Caddy config reload: the new one
+// is provisioned before the old one is cleaned up, and the audit log may
+// only be open once.
+var dataPool = caddy.NewUsagePool()
+
+type dataFiles struct {
+	store *store.Store
+	audit *audit.Log
+}
+
+func (d *dataFiles) Destruct() error {
+	return errors.Join(d.audit.Close(), d.store.Close())
 }
 
 // Validate checks the configuration.
@@ -170,11 +197,13 @@ func (a *App) Stop() error {
 
 // Cleanup closes stores and audit logs.
 func (a *App) Cleanup() error {
+	var errs []error
 	for _, s := range a.sites {
-		s.Audit.Close()
-		s.Store.Close()
+		if _, err := dataPool.Delete(s.DataDir); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Site returns the runtime state of a region.
