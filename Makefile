@@ -17,12 +17,11 @@ build:
 deps:
 	@if [ -x .ci/install-deps ]; then bash .ci/install-deps; fi
 
-# The main job: provision the five regional hubs locally and serve them.
+# The main job: provision the five regional hubs locally through Terraform
+# and start them, with the development identity provider. Running it again
+# without a configuration change changes nothing.
 run: build
-	$(BIN) validate
-	@echo
-	@echo "hubctl up (provision all five hubs through Terraform and serve them) comes with the"
-	@echo "hub and provisioning issues; until then 'make run' validates the regions."
+	$(BIN) up
 
 # Everything CI checks. Installs missing test dependencies first.
 test: deps fmt-check vet
@@ -47,6 +46,8 @@ fuzz:
 	$(GO) test ./internal/directory -run '^$$' -fuzz FuzzParseText -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/ui -run '^$$' -fuzz FuzzSafeReturn -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/audit -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/filedrop -run '^$$' -fuzz FuzzSanitizeName -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/clamav -run '^$$' -fuzz FuzzParseReply -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin .hubkit

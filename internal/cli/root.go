@@ -74,6 +74,11 @@ through Terraform and serves them.`,
 		a.renderCmd(),
 		a.serveCmd(),
 		a.auditCmd(),
+		a.planCmd(),
+		a.applyCmd(false),
+		a.applyCmd(true),
+		a.statusCmd(),
+		a.upCmd(),
 	)
 	return root
 }

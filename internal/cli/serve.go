@@ -56,7 +56,7 @@ mode listens on loopback only.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			a.printHubs(hubs)
+			a.printHubs(hubs, true)
 			return serve.Run(ctx, cfg)
 		},
 	}
@@ -110,7 +110,7 @@ func (a *app) devBundles(opt *serve.Options, ids []string, all bool) error {
 	return nil
 }
 
-func (a *app) printHubs(hubs []serve.Hub) {
+func (a *app) printHubs(hubs []serve.Hub, foreground bool) {
 	dev := false
 	for _, h := range hubs {
 		dev = dev || h.Dev
@@ -118,7 +118,7 @@ func (a *app) printHubs(hubs []serve.Hub) {
 	if dev {
 		fmt.Fprintln(a.stdout, "*** DEVELOPMENT MODE: demo data and demo logins, never for real cases ***")
 	}
-	fmt.Fprintf(a.stdout, "hubctl %s serving %d hub(s):\n", version.Version, len(hubs))
+	fmt.Fprintf(a.stdout, "%d hub(s):\n", len(hubs))
 	for _, h := range hubs {
 		fmt.Fprintf(a.stdout, "  %-12s %s\n", h.Region, h.URL)
 	}
@@ -138,5 +138,7 @@ func (a *app) printHubs(hubs []serve.Hub) {
 		}
 		fmt.Fprintln(a.stdout, "\nThe browser will warn about Caddy's local certificate authority; accept it for *.hub.localhost.")
 	}
-	fmt.Fprintln(a.stdout, "Press Ctrl-C to stop.")
+	if foreground {
+		fmt.Fprintln(a.stdout, "Press Ctrl-C to stop.")
+	}
 }

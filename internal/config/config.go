@@ -27,6 +27,8 @@ type Config struct {
 	Session    Session         `mapstructure:"session"`
 	Login      Login           `mapstructure:"login"`
 	Terraform  Terraform       `mapstructure:"terraform"`
+	ModulesDir string          `mapstructure:"modules_dir"`
+	Targets    Targets         `mapstructure:"targets"`
 
 	File string `mapstructure:"-"` // the file loaded, "" when none
 }
@@ -35,6 +37,33 @@ type Config struct {
 type Session struct {
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
 	AbsoluteTimeout time.Duration `mapstructure:"absolute_timeout"`
+}
+
+// Targets say where hubctl plan/apply deploy hubs.
+type Targets struct {
+	Local LocalTarget          `mapstructure:"local"`
+	SSH   map[string]SSHTarget `mapstructure:"ssh"` // by region id
+}
+
+// LocalTarget deploys every region's hub on this machine, each in its own
+// directory and on its own port (BasePort + the region's position in
+// nordjylland, midtjylland, syddanmark, hovedstaden, sjaelland).
+type LocalTarget struct {
+	Dir      string `mapstructure:"dir"`
+	BasePort int    `mapstructure:"base_port"`
+	Dev      bool   `mapstructure:"dev"`
+}
+
+// SSHTarget is one region's host reached over SSH.
+type SSHTarget struct {
+	Host           string `mapstructure:"host"`
+	Port           int    `mapstructure:"port"`
+	User           string `mapstructure:"user"`
+	PrivateKeyFile string `mapstructure:"private_key_file"`
+	HostKey        string `mapstructure:"host_key"` // pinned, authorized_keys format
+	Dir            string `mapstructure:"dir"`
+	Listen         string `mapstructure:"listen"`
+	Dev            bool   `mapstructure:"dev"`
 }
 
 // Login bounds login attempts (token buckets, refilled per minute).
@@ -72,6 +101,10 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("login.client_burst", 20)
 	v.SetDefault("login.kommune_per_minute", 600)
 	v.SetDefault("login.kommune_burst", 200)
+	v.SetDefault("modules_dir", "modules")
+	v.SetDefault("targets.local.dir", ".hubkit/hubs")
+	v.SetDefault("targets.local.base_port", 8451)
+	v.SetDefault("targets.local.dev", true)
 	v.SetDefault("terraform.binary", "terraform")
 	v.SetDefault("terraform.min_version", "1.5.0")
 	v.SetDefault("terraform.lock_timeout", 2*time.Minute)
@@ -130,6 +163,9 @@ func (c *Config) validate() error {
 	}
 	if c.Terraform.Backend != "local" && c.Terraform.Backend != "pg" {
 		problems = append(problems, fmt.Sprintf("terraform.backend %q is not local or pg", c.Terraform.Backend))
+	}
+	if p := c.Targets.Local.BasePort; p < 1 || p > 65535-5 {
+		problems = append(problems, fmt.Sprintf("targets.local.base_port %d is not a port", p))
 	}
 	if c.Terraform.Parallelism < 1 {
 		problems = append(problems, "terraform.parallelism must be at least 1")

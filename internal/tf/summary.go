@@ -20,7 +20,9 @@ type Summary struct {
 	Destroy int                 `json:"destroy"`
 	Drift   int                 `json:"drift"` // resources changed outside Terraform
 	Hub     map[string]ListDiff `json:"hub,omitempty"`
-	Release bool                `json:"release"` // a new bundle is deployed
+	Release bool                `json:"release"`           // a new bundle is deployed
+	Created map[string]int      `json:"created,omitempty"` // a new hub: how many of each
+	Removed bool                `json:"removed,omitempty"` // the hub is removed
 }
 
 // ListDiff is what was added to and removed from a list attribute.
@@ -62,6 +64,17 @@ func Summarise(region string, p *tfjson.Plan) Summary {
 		}
 		before, _ := rc.Change.Before.(map[string]any)
 		after, _ := rc.Change.After.(map[string]any)
+		switch {
+		case a.Delete():
+			s.Removed = true
+			continue
+		case a.Create():
+			s.Created = map[string]int{}
+			for _, attr := range HubAttributes {
+				s.Created[attr] = len(strList(after[attr]))
+			}
+			continue
+		}
 		if fmt.Sprint(before["bundle_hash"]) != fmt.Sprint(after["bundle_hash"]) {
 			s.Release = true
 		}
@@ -122,6 +135,16 @@ func Table(sums []Summary) string {
 	fmt.Fprintf(&b, "%-12s %5s %7s %8s  %s\n", "REGION", "ADD", "CHANGE", "DESTROY", "IN HUB TERMS")
 	for _, s := range sums {
 		var notes []string
+		if s.Removed {
+			notes = append(notes, "hub removed (data kept)")
+		}
+		if s.Created != nil {
+			var parts []string
+			for _, attr := range HubAttributes {
+				parts = append(parts, fmt.Sprintf("%d %s", s.Created[attr], hubLabels[attr]))
+			}
+			notes = append(notes, "new hub: "+strings.Join(parts, ", "))
+		}
 		if s.Release {
 			notes = append(notes, "new release")
 		}

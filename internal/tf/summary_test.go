@@ -69,3 +69,21 @@ func TestPrefixWriter(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+func TestSummariseCreateAndDelete(t *testing.T) {
+	mk := func(a tfjson.Action, before, after any) *tfjson.Plan {
+		return &tfjson.Plan{ResourceChanges: []*tfjson.ResourceChange{{Type: "hubkit_site",
+			Change: &tfjson.Change{Actions: tfjson.Actions{a}, Before: before, After: after}}}}
+	}
+	s := Summarise("x", mk(tfjson.ActionCreate, nil, map[string]any{"members": []any{"A", "B"}, "resource_persons": []any{"p"}}))
+	if s.Add != 1 || s.Created["members"] != 2 || s.Created["resource_persons"] != 1 || len(s.Hub) != 0 {
+		t.Errorf("create: %+v", s)
+	}
+	if tb := Table([]Summary{s}); !strings.Contains(tb, "new hub: 2 members, 1 people, 0 partners, 0 identity providers") {
+		t.Errorf("create row: %s", tb)
+	}
+	s = Summarise("x", mk(tfjson.ActionDelete, map[string]any{"members": []any{"A"}}, nil))
+	if s.Destroy != 1 || !s.Removed || len(s.Hub) != 0 || !strings.Contains(Table([]Summary{s}), "hub removed (data kept)") {
+		t.Errorf("delete: %+v", s)
+	}
+}

@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/hubkit/hubkit/internal/region"
+	"github.com/hubkit/hubkit/internal/tf"
+	"github.com/hubkit/hubkit/internal/version"
+)
+
+// provisionFlags are the flags plan, apply, destroy and status share.
+type provisionFlags struct {
+	regions     []string
+	all         bool
+	target      string
+	autoApprove bool
+	output      string
+}
+
+func (f *provisionFlags) register(cmd *cobra.Command, approve bool) {
+	cmd.Flags().StringSliceVar(&f.regions, "region", nil, "region id (repeatable)")
+	cmd.Flags().BoolVar(&f.all, "all", false, "all regions")
+	cmd.Flags().StringVar(&f.target, "target", tf.TargetLocal, "where hubs run: local or ssh (see targets in config/hubkit.yaml)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	if approve {
+		cmd.Flags().BoolVar(&f.autoApprove, "auto-approve", false, "apply without asking")
+	}
+	_ = cmd.RegisterFlagCompletionFunc("region", completeRegions)
+	_ = cmd.RegisterFlagCompletionFunc("target", cobra.FixedCompletions([]string{tf.TargetLocal, tf.TargetSSH}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// selection validates the regions (same errors as hubctl validate) and
+// returns the ids to work on.
+func (a *app) selection(f *provisionFlags) ([]string, *region.Set, error) {
+	if f.output != "text" && f.output != "json" {
+		return nil, nil, fmt.Errorf("-o %q: use text or json", f.output)
+	}
+	if f.all == (len(f.regions) > 0) {
+		return nil, nil, fmt.Errorf("name the regions with --region ID (repeatable) or use --all")
+	}
+	set, err := a.validRegions(a.cfg.RegionsDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.all {
+		var ids []string
+		for _, r := range set.Regions {
+			ids = append(ids, r.ID)
+		}
+		return ids, set, nil
+	}
+	for _, id := range f.regions {
+		if set.Region(id) == nil {
+			return nil, nil, fmt.Errorf("--region %s: no such region in %s", id, a.cfg.RegionsDir)
+		}
+	}
+	return f.regions, set, nil
+}
+
+// runner finds Terraform and writes the provider mirror.
+func (a *app) runner(ctx context.Context, target string) (*tf.Runner, error) {
+	if target != tf.TargetLocal && target != tf.TargetSSH {
+		return nil, fmt.Errorf("--target %q: use local or ssh", target)
+	}
+	bin, err := tf.Find(ctx, a.cfg.Terraform.Binary, a.cfg.Terraform.MinVersion)
+	if err != nil {
+		return nil, err
+	}
+	cfgFile := ""
+	if a.cfg.File != "" {
+		if _, err := os.Stat(a.cfg.File); err == nil {
+			cfgFile, _ = filepath.Abs(a.cfg.File)
+		}
+	}
+	r := &tf.Runner{Binary: bin, Config: a.cfg, ConfigFile: cfgFile, Target: target, Stdout: a.stderr, Version: version.Version}
+	if err := r.Prepare(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+}
+
+func (a *app) planCmd() *cobra.Command {
+	var f provisionFlags
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what apply would change, per region and in hub terms",
+		Long: `plan validates the regions, renders them and runs terraform plan for each
+(in parallel, output prefixed by region), saves each plan and prints a
+summary: resources to add, change and destroy, and the members, people,
+partners and identity providers that change.
+
+Exit status as terraform plan -detailed-exitcode, combined over regions:
+0 no changes, 2 changes, 1 error (1 wins over 2, 2 over 0).`,
+		Example: "  hubctl plan --all\n  hubctl plan --region nordjylland -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ids, _, err := a.selection(&f)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd)
+			defer stop()
+			r, err := a.runner(ctx, f.target)
+			if err != nil {
+				return err
+			}
+			res := r.Plan(ctx, ids, false)
+			a.report(f.output, "plan", res)
+			return exitCode(tf.Combine(tf.Codes(res)...))
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func (a *app) applyCmd(destroy bool) *cobra.Command {
+	var f provisionFlags
+	use, short := "apply", "Plan, confirm and apply exactly that plan, per region"
+	if destroy {
+		use, short = "destroy", "Plan the removal of hubs, confirm and apply it (data is kept)"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long: `Plans every chosen region (as hubctl plan), shows the summary, asks for
+confirmation (--auto-approve skips it) and applies exactly the saved plans.
+destroy stops and removes the hubs' services and releases but keeps their
+data directories.
+
+Exit status: 0 nothing to do, 2 changes applied, 1 error (combined over
+regions: 1 wins over 2, 2 over 0). Ctrl-C cancels Terraform cleanly; the
+state lock is released.`,
+		Example: "  hubctl " + use + " --all\n  hubctl " + use + " --region nordjylland --auto-approve",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ids, _, err := a.selection(&f)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd)
+			defer stop()
+			r, err := a.runner(ctx, f.target)
+			if err != nil {
+				return err
+			}
+			code, _ := a.planAndApply(ctx, r, ids, destroy, f.autoApprove, f.output)
+			return exitCode(code)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+// planAndApply plans, confirms and applies; it returns the combined code.
+func (a *app) planAndApply(ctx context.Context, r *tf.Runner, ids []string, destroy, autoApprove bool, output string) (int, []tf.Result) {
+	planned := r.Plan(ctx, ids, destroy)
+	a.report(output, "plan", planned)
+	code := tf.Combine(tf.Codes(planned)...)
+	if code != tf.ExitChanges {
+		return code, planned
+	}
+	if !autoApprove {
+		ok, err := a.confirm(destroy)
+		if err != nil {
+			fmt.Fprintln(a.stderr, "hubctl:", err)
+			return tf.ExitError, planned
+		}
+		if !ok {
+			fmt.Fprintln(a.stderr, "Nothing applied.")
+			return tf.ExitError, planned
+		}
+	}
+	applied := r.Apply(ctx, planned)
+	a.report(output, "apply", applied)
+	return tf.Combine(tf.Codes(applied)...), applied
+}
+
+func (a *app) confirm(destroy bool) (bool, error) {
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return false, fmt.Errorf("not a terminal: pass --auto-approve to apply without confirmation")
+	}
+	verb := "apply these plans"
+	if destroy {
+		verb = "destroy these hubs (their data is kept)"
+	}
+	fmt.Fprintf(a.stderr, "\nDo you want to %s? Only 'yes' is accepted: ", verb)
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(line) == "yes", nil
+}
+
+// report prints results as the summary table, or as JSON.
+func (a *app) report(output, phase string, res []tf.Result) {
+	if output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(map[string]any{"phase": phase, "exit_code": tf.Combine(tf.Codes(res)...), "regions": res})
+		return
+	}
+	if phase == "plan" {
+		var sums []tf.Summary
+		for _, r := range res {
+			if r.Err == nil {
+				sums = append(sums, r.Summary)
+			}
+		}
+		if len(sums) > 0 {
+			fmt.Fprintln(a.stdout)
+			fmt.Fprint(a.stdout, tf.Table(sums))
+		}
+	}
+	for _, r := range res {
+		switch {
+		case r.Err != nil:
+			fmt.Fprintf(a.stdout, "%-12s %s failed: %v\n", r.Region, phase, r.Err)
+		case phase == "apply":
+			fmt.Fprintf(a.stdout, "%-12s applied\n", r.Region)
+		}
+	}
+}
+
+func exitCode(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return exitError{code}
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	var f provisionFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each region's deployed release, bundle hash, health and drift",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ids, _, err := a.selection(&f)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd)
+			defer stop()
+			r, err := a.runner(ctx, f.target)
+			if err != nil {
+				return err
+			}
+			sts := r.Status(ctx, ids)
+			if f.output == "json" {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(sts)
+			}
+			fmt.Fprintf(a.stdout, "%-12s %-18s %-18s %-8s %-6s %s\n", "REGION", "RELEASE", "BUNDLE", "HEALTH", "DRIFT", "URL")
+			failed := false
+			for _, s := range sts {
+				switch {
+				case s.Error != "":
+					failed = true
+					fmt.Fprintf(a.stdout, "%-12s error: %s\n", s.Region, s.Error)
+				case !s.Deployed:
+					fmt.Fprintf(a.stdout, "%-12s %s\n", s.Region, "not deployed")
+				default:
+					health, drift := "down", "no"
+					if s.Healthy {
+						health = "ready"
+					}
+					if s.Drift {
+						drift = "YES"
+					}
+					_, port, _ := strings.Cut(s.Listen, ":")
+					fmt.Fprintf(a.stdout, "%-12s %-18s %-18.16s %-8s %-6s https://%s:%s/\n", s.Region, s.ReleaseID, s.BundleHash, health, drift, s.Domain, port)
+				}
+			}
+			if failed {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
