@@ -12,11 +12,37 @@ import (
 type obj = map[string]any
 
 // Body size limits: login and directory requests are small; the file drop
-// sets its own limit from the region policy.
+// sets its own limit from the region policy (dropBodyLimit).
 const (
 	loginBodyLimit   = 64 << 10
 	defaultBodyLimit = 1 << 20
 )
+
+// File-drop body limits. A multipart form (POST /drops, POST /u/{token})
+// carries every file of a drop in one request, so its limit is the
+// policy's max files × max file size, plus room for the form's fields and
+// the multipart framing; but never more than formBodyCap. One request
+// cannot resume, and the server's read_timeout (10 minutes) ends it
+// anyway: 4 GiB in 10 minutes needs about 57 Mbit/s. Bigger sets go
+// through the page's script, which sends each file in chunks through the
+// resumable upload API (PATCH /drops/uploads/{id}); those requests fall
+// under the same limit, and the engine holds each to the announced size
+// of its file. Per file, the engine enforces the policy's max file size
+// while it streams, whatever the body limit.
+const (
+	formBodyCap      = 4 << 30
+	formBodyOverhead = 1 << 20
+)
+
+// dropBodyLimit is the request_body limit of the file drop's routes.
+func dropBodyLimit(st *site.Site) int64 {
+	p := st.Region.FileDrop
+	files := int64(1)
+	if p.MaxFilesPerDrop != nil && *p.MaxFilesPerDrop > 0 {
+		files = int64(*p.MaxFilesPerDrop)
+	}
+	return min(p.MaxFileBytes*files, formBodyCap) + formBodyOverhead
+}
 
 // SecurityHeaders are set on every response of a hub. Cache-Control is set
 // per route (no-store on everything but static assets).
@@ -53,7 +79,7 @@ func cacheControl(v string) obj {
 	return obj{"handler": "headers", "response": obj{"set": obj{"Cache-Control": []string{v}}}}
 }
 
-func bodyLimit(n int) obj { return obj{"handler": "request_body", "max_size": n} }
+func bodyLimit(n int64) obj { return obj{"handler": "request_body", "max_size": n} }
 
 func pathMatch(paths ...string) []obj { return []obj{{"path": paths}} }
 
@@ -62,16 +88,23 @@ func hubRoutes(st *site.Site) []obj {
 	id := st.Region.ID
 	h := func(name string) obj { return obj{"handler": name, "region": id} }
 	noStore := cacheControl("no-store")
+	auth := obj{"handler": "authentication", "providers": obj{"hubkit": obj{"region": id}}}
+	csrf := obj{"handler": "hubkit_csrf"}
+	dropLimit := bodyLimit(dropBodyLimit(st))
 	return []obj{
 		{"handle": []obj{headers(SecurityHeaders(st))}},
 		{"match": pathMatch("/healthz"), "handle": []obj{noStore, {"handler": "static_response", "status_code": 200, "body": "ok\n"}}, "terminal": true},
 		{"match": pathMatch("/readyz"), "handle": []obj{noStore, h("hubkit_ready")}, "terminal": true},
 		{"match": pathMatch("/assets/*"), "handle": []obj{cacheControl("public, max-age=3600"), h("hubkit_ui")}, "terminal": true},
 		{"match": pathMatch("/login", "/auth/*"), "handle": []obj{noStore, bodyLimit(loginBodyLimit), h("hubkit_login")}, "terminal": true},
+		// Upload links are for people without a login: outside the authenticator.
+		{"match": pathMatch("/u/*"), "handle": []obj{noStore, dropLimit, h("hubkit_filedrop")}, "terminal": true},
+		{"match": pathMatch("/drops", "/drops/*"), "handle": []obj{noStore, dropLimit, auth, csrf, h("hubkit_filedrop")}, "terminal": true},
 		{"handle": []obj{
 			noStore,
 			bodyLimit(defaultBodyLimit),
-			{"handler": "authentication", "providers": obj{"hubkit": obj{"region": id}}},
+			auth,
+			csrf,
 			{"handler": "subroute", "routes": []obj{
 				{"match": pathMatch("/directory", "/directory/*"), "handle": []obj{h("hubkit_directory")}, "terminal": true},
 				{"handle": []obj{h("hubkit_ui")}},

@@ -119,6 +119,7 @@ Exit status as terraform plan -detailed-exitcode, combined over regions:
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			res := r.Plan(ctx, ids, false)
 			a.report(f.output, "plan", res)
 			return exitCode(tf.Combine(tf.Codes(res)...))
@@ -158,6 +159,7 @@ state lock is released.`,
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			code, _ := a.planAndApply(ctx, r, ids, destroy, f.autoApprove, f.output)
 			return exitCode(code)
 		},
@@ -260,6 +262,7 @@ func (a *app) statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			sts := r.Status(ctx, ids)
 			if f.output == "json" {
 				enc := json.NewEncoder(a.stdout)

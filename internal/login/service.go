@@ -44,6 +44,7 @@ type Service struct {
 	byIssuer  map[string]*Provider
 	limiter   *limiter
 	jtis      seenSet
+	onLogin   func(context.Context, *store.Session)
 }
 
 // Options configure a Service.
@@ -52,6 +53,11 @@ type Options struct {
 	// development it dials loopback for *.localhost names.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// OnLogin, when set, is called after every successful login, once the
+	// new session exists (the hub binds pending file-drop recipients to
+	// the user's e-mail address there). It cannot fail the login: it
+	// logs its own errors.
+	OnLogin func(ctx context.Context, sess *store.Session)
 }
 
 // New builds the login service of a site.
@@ -67,6 +73,7 @@ func New(st *site.Site, db *store.Store, log *audit.Log, opt Options) *Service {
 	s := &Service{
 		Site: st, Store: db, Audit: log, Logger: logger, Now: time.Now,
 		providers: map[int]*Provider{}, byIssuer: map[string]*Provider{}, limiter: newLimiter(st.Login),
+		onLogin: opt.OnLogin,
 	}
 	for _, cfg := range st.Region.IdentityProviders {
 		p := newProvider(cfg, client)
@@ -298,6 +305,9 @@ func (s *Service) startSession(w http.ResponseWriter, r *http.Request, p *Provid
 	}
 	if err := s.Store.CreateSession(r.Context(), sess); err != nil {
 		return err
+	}
+	if s.onLogin != nil {
+		s.onLogin(r.Context(), sess)
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: sid, Path: "/", Secure: true, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode})

@@ -22,8 +22,10 @@ import (
 	// Caddy's standard modules and hubkit's own.
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/hubkit/hubkit/internal/caddymod/auth"
+	_ "github.com/hubkit/hubkit/internal/caddymod/csrf"
 	_ "github.com/hubkit/hubkit/internal/caddymod/devidp"
 	_ "github.com/hubkit/hubkit/internal/caddymod/directory"
+	_ "github.com/hubkit/hubkit/internal/caddymod/filedrop"
 	_ "github.com/hubkit/hubkit/internal/caddymod/login"
 	_ "github.com/hubkit/hubkit/internal/caddymod/ready"
 	_ "github.com/hubkit/hubkit/internal/caddymod/ui"

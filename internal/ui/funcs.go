@@ -7,6 +7,7 @@ import (
 	_ "time/tzdata" // Danish time on hosts without a zoneinfo database
 
 	"github.com/hubkit/hubkit/internal/directory"
+	"github.com/hubkit/hubkit/internal/filedrop"
 )
 
 // funcs are the template functions; t and the label functions speak lang.
@@ -30,6 +31,15 @@ func (u *UI) funcs(lang string) template.FuncMap {
 		"phone":    formatPhone,
 		"tel":      telURL,
 		"datetime": func(t time.Time) string { return t.In(u.loc).Format("2006-01-02 15:04") },
+		"date":     func(t time.Time) string { return t.In(u.loc).Format("2006-01-02") },
+		// The file drop's.
+		"bytes":     func(n int64) string { return FormatBytes(lang, n) },
+		"nbytes":    func(n int64) string { return exactBytes(lang, n) },
+		"purpose":   func(p filedrop.Purpose) string { return T(lang, "purpose."+string(p)) },
+		"purposes":  func() []filedrop.Purpose { return filedrop.Purposes },
+		"ferr":      fieldError,
+		"navDrops":  navDrops,
+		"linkstate": LinkState,
 	}
 }
 

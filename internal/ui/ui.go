@@ -20,6 +20,14 @@
 //	noaccess         NoAccessContent    403; login worked, no role in this hub
 //	loginerror       LoginErrorContent  as fits (400, 502 ...)
 //	signedout        SignedOutContent   200
+//	drops_inbox      DropsListContent   200; the file drop: drops received
+//	drops_sent       DropsListContent   200; drops sent, drafts included
+//	drops_new        DropNewContent     200, or the status of a refused form (400, 413, 422 …)
+//	drop             DropContent        200; one drop with its files
+//	links            LinksContent       200, or 400/403 for a refused new link
+//	link_created     LinkCreatedContent 200; shows a new upload link once
+//	upload_public    UploadPublicContent the page of an upload link, for people without a login
+//	upload_done      UploadDoneContent  200; the receipt of an upload through a link
 package ui
 
 import (
@@ -75,6 +83,14 @@ var pages = map[string]page{
 	"noaccess":        {"layout", reflect.TypeFor[NoAccessContent](), "title.noaccess"},
 	"loginerror":      {"layout", reflect.TypeFor[LoginErrorContent](), "title.loginerror"},
 	"signedout":       {"layout", reflect.TypeFor[SignedOutContent](), "title.signedout"},
+	"drops_inbox":     {"layout", reflect.TypeFor[DropsListContent](), "title.drops_inbox"},
+	"drops_sent":      {"layout", reflect.TypeFor[DropsListContent](), "title.drops_sent"},
+	"drops_new":       {"layout", reflect.TypeFor[DropNewContent](), "title.drops_new"},
+	"drop":            {"layout", reflect.TypeFor[DropContent](), "title.drop"},
+	"links":           {"layout", reflect.TypeFor[LinksContent](), "title.links"},
+	"link_created":    {"layout", reflect.TypeFor[LinkCreatedContent](), "title.link_created"},
+	"upload_public":   {"layout", reflect.TypeFor[UploadPublicContent](), "title.upload_public"},
+	"upload_done":     {"layout", reflect.TypeFor[UploadDoneContent](), "title.upload_done"},
 }
 
 // Pages returns the names of the pages there are, with the type each

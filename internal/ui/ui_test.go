@@ -37,7 +37,7 @@ func sampleContent(t *testing.T, st *site.Site) map[string]any {
 		ExportURL: "/directory/export.vcf?q=politi", PrintURL: "/directory/print?q=politi", BackURL: "/directory?q=politi",
 	}
 	all := d.Search(directory.Query{})
-	return map[string]any{
+	out := map[string]any{
 		"home":            ui.HomeContent{Kommune: "Aalborg"},
 		"directory":       dc,
 		"directory_print": ui.DirectoryContent{Groups: directory.GroupByKind(all), Total: len(all), BackURL: "/directory"},
@@ -47,6 +47,10 @@ func sampleContent(t *testing.T, st *site.Site) map[string]any {
 		"loginerror":      ui.LoginErrorContent{Message: "login.error.state"},
 		"signedout":       ui.SignedOutContent{ProviderName: "Aalborg Kommune", ProviderLogoutURL: "https://idp.example/logout?x=1"},
 	}
+	for page, c := range sampleFileDrop() {
+		out[page] = c
+	}
+	return out
 }
 
 func render(t *testing.T, u *ui.UI, r *http.Request, status int, page string, data ui.PageData) *httptest.ResponseRecorder {

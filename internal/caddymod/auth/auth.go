@@ -15,7 +15,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 
 	"github.com/hubkit/hubkit/internal/caddymod/hubapp"
-	"github.com/hubkit/hubkit/internal/login"
 )
 
 func init() {
@@ -30,8 +29,8 @@ var (
 	_ caddyfile.Unmarshaler   = (*Session)(nil)
 )
 
-// Session authenticates requests by the hub's server-side session cookie
-// and, on state-changing methods, requires the session's CSRF token.
+// Session authenticates requests by the hub's server-side session cookie.
+// CSRF tokens are checked by the hubkit_csrf handler that follows it.
 type Session struct {
 	// Region is the id of the region whose sessions count.
 	Region string `json:"region,omitempty"`
@@ -74,9 +73,6 @@ func (s *Session) Authenticate(w http.ResponseWriter, r *http.Request) (caddyaut
 	if !ok {
 		return caddyauth.User{}, false, nil
 	}
-	if !safeMethod(r.Method) && !login.CheckCSRF(r, sess) {
-		return caddyauth.User{}, false, caddyhttp.Error(http.StatusForbidden, fmt.Errorf("missing or wrong CSRF token"))
-	}
 	hubapp.SetSession(r, sess)
 	return caddyauth.User{
 		ID: sess.UserKey,
@@ -87,10 +83,6 @@ func (s *Session) Authenticate(w http.ResponseWriter, r *http.Request) (caddyaut
 			"nsis":    sess.NSIS,
 		},
 	}, true, nil
-}
-
-func safeMethod(m string) bool {
-	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
 // UnmarshalCaddyfile sets up the authenticator from Caddyfile tokens:

@@ -1,18 +1,22 @@
 // Package hubapp is the `hubkit` Caddy app: it holds what a hub's handlers
 // share — the site (region and national directory), the SQLite store, the
-// audit log and the identity providers — for each region the Caddy
-// instance serves. Handlers name their region and look it up in Provision.
+// audit log, the identity providers and the file-drop engine — for each
+// region the Caddy instance serves. Handlers name their region and look it
+// up in Provision.
 package hubapp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +25,11 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/hubkit/hubkit/internal/audit"
+	"github.com/hubkit/hubkit/internal/clamav"
+	"github.com/hubkit/hubkit/internal/filedrop"
 	"github.com/hubkit/hubkit/internal/login"
+	"github.com/hubkit/hubkit/internal/notify"
+	"github.com/hubkit/hubkit/internal/region"
 	"github.com/hubkit/hubkit/internal/site"
 	"github.com/hubkit/hubkit/internal/store"
 )
@@ -46,15 +54,36 @@ type App struct {
 	sites  map[string]*Site
 	logger *slog.Logger
 	stop   context.CancelFunc
-	done   chan struct{} // closed when the housekeeping loop has ended
+	wg     *sync.WaitGroup // the housekeeping loop and the file-drop sweepers, from Start
 }
 
-// SiteConfig says where a region's site file and data live.
+// SiteConfig says where a region's site file and data live, and which
+// optional services its file drop uses.
 type SiteConfig struct {
 	// SiteFile is the site.json of the region's bundle.
 	SiteFile string `json:"site_file"`
-	// DataDir holds the store, audit log and keys; created 0700.
+	// DataDir holds the store, audit log, keys and file-drop blobs; created 0700.
 	DataDir string `json:"data_dir,omitempty"`
+	// Clamd, when set, is the clamd that scans every uploaded file before
+	// it is stored: "unix:/run/clamav/clamd.ctl", "tcp:127.0.0.1:3310", or
+	// a bare socket path or host:port. Off by default. Scanning fails
+	// closed: while clamd is down, uploads are refused. clamd's
+	// StreamMaxLength must be at least the region's max_file_size.
+	Clamd string `json:"clamd,omitempty"`
+	// SMTP, when set, mails recipients that a drop waits for them (no case
+	// content, see package notify). Off by default.
+	SMTP *SMTPConfig `json:"smtp,omitempty"`
+}
+
+// SMTPConfig is the municipality's mail relay for drop notifications.
+type SMTPConfig struct {
+	// Addr is the relay's host:port, e.g. "smtp.aalborg.dk:25".
+	Addr string `json:"addr"`
+	// From is the sender address, e.g. "sikkerfil@aalborg.dk".
+	From string `json:"from"`
+	// TLS is "starttls" (default), "tls" (port 465) or "none" (a relay on
+	// the same host only).
+	TLS string `json:"tls,omitempty"`
 }
 
 // Site is a region's shared runtime state.
@@ -63,6 +92,7 @@ type Site struct {
 	Store   *store.Store
 	Audit   *audit.Log
 	Login   *login.Service
+	Drops   *filedrop.Drops // the file-drop engine, shared across config reloads like Store; nil without a file_drop policy
 	DataDir string
 	Logger  *slog.Logger
 
@@ -93,10 +123,23 @@ func (a *App) Provision(ctx caddy.Context) error {
 				return fmt.Errorf("hubkit: region %s: %w", id, err)
 			}
 		}
-		s.Login = login.New(s.Site, s.Store, s.Audit, login.Options{HTTPClient: client, Logger: s.Logger})
+		s.Login = login.New(s.Site, s.Store, s.Audit, login.Options{HTTPClient: client, Logger: s.Logger, OnLogin: s.bindRecipient})
 		s.AddReadyCheck(s.Login.Ready)
 	}
 	return nil
+}
+
+// bindRecipient runs after every successful login: drops that named the
+// user's e-mail address, and wait for whoever owns it, are delivered to
+// this identity (filedrop.ResolveRecipient, which audits it). A failure
+// must not fail the login, so it is only logged; the next login retries.
+func (s *Site) bindRecipient(ctx context.Context, sess *store.Session) {
+	if s.Drops == nil || sess.Email == "" {
+		return
+	}
+	if _, err := s.Drops.ResolveRecipient(ctx, sess.UserKey, sess.Email); err != nil {
+		s.Logger.Error("binding pending file-drop recipients failed; retried at the next login", "error", err)
+	}
 }
 
 func openSite(id string, sc *SiteConfig, logger *slog.Logger) (*Site, error) {
@@ -118,38 +161,73 @@ func openSite(id string, sc *SiteConfig, logger *slog.Logger) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
+	key := dropsKey(st, sc)
 	v, _, err := dataPool.LoadOrNew(abs, func() (caddy.Destructor, error) {
-		db, err := store.Open(filepath.Join(abs, "hub.db"))
-		if err != nil {
-			return nil, err
-		}
-		log, err := audit.Open(filepath.Join(abs, audit.FileName))
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
-		return &dataFiles{store: db, audit: log}, nil
+		return openDataFiles(abs, st, sc, key, logger)
 	})
 	if err != nil {
 		return nil, err
 	}
 	d := v.(*dataFiles)
-	return &Site{Site: st, Store: d.store, Audit: d.audit, DataDir: abs, Logger: logger}, nil
+	if d.dropsKey != key {
+		// The engine holds the data directory's lock, so a reload cannot
+		// open a second one with the new settings.
+		logger.Warn("file-drop policy, clamd or SMTP settings changed; they take effect when the hub is restarted")
+	}
+	return &Site{Site: st, Store: d.store, Audit: d.audit, Drops: d.drops, DataDir: abs, Logger: logger}, nil
 }
 
-// dataPool shares a data directory's open store and audit log between the
-// old and the new configuration during a Caddy config reload: the new one
-// is provisioned before the old one is cleaned up, and the audit log may
-// only be open once.
+// dataPool shares a data directory's open store, audit log and file-drop
+// engine between the old and the new configuration during a Caddy config
+// reload: the new one is provisioned before the old one is cleaned up, and
+// the audit log and the engine may only be open once.
 var dataPool = caddy.NewUsagePool()
 
 type dataFiles struct {
-	store *store.Store
-	audit *audit.Log
+	store    *store.Store
+	audit    *audit.Log
+	drops    *filedrop.Drops
+	dropsKey string // the settings drops was opened with
+}
+
+// openDataFiles opens a data directory: the store, the audit log, and the
+// file-drop engine with the hub's encryption identity (created 0600 at the
+// first start, never part of a bundle).
+func openDataFiles(dir string, st *site.Site, sc *SiteConfig, key string, logger *slog.Logger) (*dataFiles, error) {
+	db, err := store.Open(filepath.Join(dir, filedrop.StoreFile))
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.Open(filepath.Join(dir, audit.FileName))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d := &dataFiles{store: db, audit: log, dropsKey: key}
+	if noFileDrop(st.Region.FileDrop) {
+		// Only hand-made site files lack the policy; hubctl render always
+		// writes one.
+		logger.Warn("the site has no file_drop policy; the file drop is off (render the bundle with hubctl render)")
+		return d, nil
+	}
+	if d.drops, err = openDrops(dir, st, sc, db, log, logger); err != nil {
+		return nil, errors.Join(err, log.Close(), db.Close())
+	}
+	return d, nil
+}
+
+// noFileDrop reports whether a site leaves the file-drop policy out
+// entirely (a partial policy is an error the engine reports).
+func noFileDrop(p region.FileDropPolicy) bool {
+	return p.MaxFileBytes == 0 && p.MaxFilesPerDrop == nil && p.DefaultRetentionDays == nil && p.MaxRetentionDays == nil
 }
 
 func (d *dataFiles) Destruct() error {
-	return errors.Join(d.audit.Close(), d.store.Close())
+	var err error
+	if d.drops != nil {
+		err = d.drops.Close()
+	}
+	return errors.Join(err, d.audit.Close(), d.store.Close())
 }
 
 // Validate checks the configuration.
@@ -158,18 +236,30 @@ func (a *App) Validate() error {
 		if sc == nil || sc.SiteFile == "" {
 			return fmt.Errorf("hubkit: region %s: site_file is required", id)
 		}
+		if sc.Clamd != "" {
+			if _, err := clamdClient(sc.Clamd); err != nil {
+				return fmt.Errorf("hubkit: region %s: %w", id, err)
+			}
+		}
+		if sc.SMTP != nil && (sc.SMTP.Addr == "" || sc.SMTP.From == "") {
+			return fmt.Errorf("hubkit: region %s: smtp needs addr (host:port of the relay) and from (the sender address)", id)
+		}
 	}
 	return nil
 }
 
-// Start runs the housekeeping loop: expired sessions and login states are
-// purged every minute.
+// Start runs the housekeeping loop (expired sessions and login states are
+// purged every minute) and each site's file-drop sweeper (expired and
+// abandoned drops and links deleted every minute).
 func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
-	a.stop = cancel
-	a.done = make(chan struct{})
-	go func() {
-		defer close(a.done)
+	a.stop, a.wg = cancel, &sync.WaitGroup{}
+	for _, s := range a.sites {
+		if s.Drops != nil {
+			a.wg.Go(func() { s.Drops.RunSweeper(ctx, time.Minute) })
+		}
+	}
+	a.wg.Go(func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()
 		for {
@@ -182,20 +272,22 @@ func (a *App) Start() error {
 			case <-t.C:
 			}
 		}
-	}()
+	})
 	return nil
 }
 
-// Stop ends the housekeeping loop.
+// Stop ends the housekeeping loop and the sweepers, waiting for a sweep
+// under way to finish.
 func (a *App) Stop() error {
 	if a.stop != nil {
 		a.stop()
-		<-a.done
+		a.wg.Wait()
 	}
 	return nil
 }
 
-// Cleanup closes stores and audit logs.
+// Cleanup releases the data directories; the last configuration using one
+// closes its file-drop engine, audit log and store.
 func (a *App) Cleanup() error {
 	var errs []error
 	for _, s := range a.sites {
@@ -286,4 +378,65 @@ func SetSession(r *http.Request, s *store.Session) { caddyhttp.SetVar(r.Context(
 func SessionFrom(r *http.Request) *store.Session {
 	s, _ := caddyhttp.GetVar(r.Context(), sessionVar).(*store.Session)
 	return s
+}
+
+// openDrops starts the file-drop engine of a data directory with the
+// region's policy and the site's optional scanner and mail relay.
+func openDrops(dir string, st *site.Site, sc *SiteConfig, db *store.Store, log *audit.Log, logger *slog.Logger) (*filedrop.Drops, error) {
+	id, err := filedrop.LoadOrCreateIdentity(dir)
+	if err != nil {
+		return nil, err
+	}
+	opts := filedrop.Options{Policy: st.Region.FileDrop, Logger: logger}
+	if sc.Clamd != "" {
+		if opts.Scanner, err = clamdClient(sc.Clamd); err != nil {
+			return nil, err
+		}
+	}
+	ctx := context.Background()
+	if sc.SMTP != nil {
+		n, err := notify.New(ctx, db, notify.Config{Addr: sc.SMTP.Addr, From: sc.SMTP.From, TLS: sc.SMTP.TLS})
+		if err != nil {
+			return nil, fmt.Errorf("smtp: %w", err)
+		}
+		hubURL := "https://" + st.Region.Domain + "/drops"
+		opts.Notify = func(ctx context.Context, email string) error {
+			_, err := n.Notify(ctx, email, hubURL)
+			return err
+		}
+	}
+	return filedrop.Open(ctx, db, log, dir, id, opts)
+}
+
+// clamdClient parses SiteConfig.Clamd: "unix:PATH", "tcp:HOST:PORT", an
+// absolute socket path, or HOST:PORT.
+func clamdClient(addr string) (*clamav.Client, error) {
+	network, address, ok := strings.Cut(addr, ":")
+	switch {
+	case ok && (network == "unix" || network == "tcp"):
+	case strings.HasPrefix(addr, "/"):
+		network, address = "unix", addr
+	default:
+		network, address = "tcp", addr
+	}
+	if network == "tcp" {
+		if _, _, err := net.SplitHostPort(address); err != nil {
+			return nil, fmt.Errorf("clamd %q: want unix:/path/to/clamd.ctl or tcp:host:port", addr)
+		}
+	}
+	if address == "" {
+		return nil, fmt.Errorf("clamd %q: no address", addr)
+	}
+	return &clamav.Client{Network: network, Address: address}, nil
+}
+
+// dropsKey identifies the settings an engine is opened with, so a reload
+// that changes them can say that a restart is needed.
+func dropsKey(st *site.Site, sc *SiteConfig) string {
+	b, _ := json.Marshal(struct {
+		Policy any
+		Clamd  string
+		SMTP   *SMTPConfig
+	}{st.Region.FileDrop, sc.Clamd, sc.SMTP})
+	return string(b)
 }

@@ -11,8 +11,10 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/standard"
 
 	"github.com/hubkit/hubkit/internal/caddymod/auth"
+	_ "github.com/hubkit/hubkit/internal/caddymod/csrf"
 	"github.com/hubkit/hubkit/internal/caddymod/ready"
 )
 
@@ -41,7 +43,7 @@ func TestCaddyfileAdapt(t *testing.T) {
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Errorf("adapted config differs from testdata/hub.golden (go test -update rewrites it):\n%s", got.Bytes())
 	}
-	for _, h := range []string{`"handler": "hubkit_login"`, `"handler": "hubkit_ready"`, `"region": "nordjylland"`} {
+	for _, h := range []string{`"handler": "hubkit_login"`, `"handler": "hubkit_ready"`, `"handler": "hubkit_csrf"`, `"region": "nordjylland"`} {
 		if !strings.Contains(got.String(), h) {
 			t.Errorf("adapted config lacks %s", h)
 		}
