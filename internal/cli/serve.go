@@ -4,10 +4,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -83,8 +85,17 @@ func (a *app) devBundles(opt *serve.Options, ids []string, all bool) error {
 		}
 	}
 	base := filepath.Join(filepath.Dir(a.cfg.StateDir), "dev")
+	port := bundle.DevPort
+	if opt.Listen != "" {
+		_, p, err := net.SplitHostPort(opt.Listen)
+		if port, err = strconv.Atoi(p); err != nil {
+			return fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:8443", opt.Listen)
+		}
+	}
 	for _, id := range ids {
-		b, err := bundle.Render(set, id, a.cfg, bundle.Options{Dev: true, Version: version.Version})
+		// The development identity provider is served on the hubs' port,
+		// so the bundle must name the port they listen on.
+		b, err := bundle.Render(set, id, a.cfg, bundle.Options{Dev: true, Version: version.Version, Port: port})
 		if err != nil {
 			return err
 		}

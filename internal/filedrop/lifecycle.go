@@ -47,10 +47,10 @@ func (d *Drops) CreateDrop(ctx context.Context, a Actor, spec DropSpec) (*Drop, 
 // owner has logged in before are bound to that identity at once.
 func insertDrop(ctx context.Context, tx *sql.Tx, id, senderKey, senderName, senderEmail string, senderKommune int, linkID string, v normalisedSpec, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO drops (id, state, sender_key, sender_name, sender_email, sender_kommune,
-		link_id, case_ref, purpose, purpose_text, message, created_at, retain_until)
-		VALUES (?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		link_id, case_ref, purpose, purpose_text, message, created_at, retain_until, one_shot)
+		VALUES (?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, senderKey, senderName, senderEmail, senderKommune, linkID, v.caseRef, string(v.purpose),
-		v.purposeText, v.message, nanos(now), nanos(v.retainUntil))
+		v.purposeText, v.message, nanos(now), nanos(v.retainUntil), v.oneShot)
 	if err != nil {
 		return fmt.Errorf("filedrop: create drop: %w", err)
 	}

@@ -76,6 +76,11 @@ type DropSpec struct {
 	// addresses; 1 to MaxRecipients. An address is bound to a login
 	// identity when its owner first logs in (ResolveRecipient).
 	Recipients []string
+	// OneShot marks a draft whose files all arrive in the request that
+	// creates it (a plain form post). Recover abandons such a draft that a
+	// crash left unsealed, so no half-sent drop is ever seen; drafts filled
+	// by resumable uploads survive restarts.
+	OneShot bool
 }
 
 // MaxRecipients bounds DropSpec.Recipients.

@@ -20,6 +20,7 @@ type RecoverResult struct {
 	PartsRestored  int // finished uploads put back as parts (crash between rename and commit)
 	PartsTrimmed   int // part files cut back to their last committed segment
 	LinkUploads    int // link submissions a crash interrupted (their links stay usable)
+	FormDrafts     int // one-shot drafts (plain form posts) a crash interrupted
 	Purged         int // ended drops whose purge a crash interrupted
 	Missing        int // committed files whose blob is missing (logged: data loss)
 }
@@ -41,6 +42,8 @@ type RecoverResult struct {
 //     UploadOffset).
 //   - a link submission in progress: its draft is abandoned and the link
 //     released, so the person can submit again.
+//   - a one-shot draft (a plain form post in progress): abandoned, its
+//     committed files deleted; the sender sends again.
 //   - an ended drop not yet purged: purged.
 //
 // Nothing visible changes: no drop becomes visible or loses a committed file.
@@ -49,6 +52,9 @@ func (d *Drops) Recover(ctx context.Context) (RecoverResult, error) {
 	n, err := d.recoverLinkUploads(ctx)
 	res.LinkUploads = n
 	if err != nil {
+		return res, err
+	}
+	if res.FormDrafts, err = d.recoverOneShotDrafts(ctx); err != nil {
 		return res, err
 	}
 	if res.Purged, _, _, err = d.purgeEnded(ctx); err != nil {
@@ -155,6 +161,37 @@ func (d *Drops) recoverFile(ctx context.Context, dir, name string, res *RecoverR
 		return true, removeIfExists(path)
 	}
 	return false, nil
+}
+
+// recoverOneShotDrafts abandons drafts whose request ended with the
+// process: their sender never got an answer, so nothing of them may stay.
+func (d *Drops) recoverOneShotDrafts(ctx context.Context) (int, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, sender_key, case_ref FROM drops WHERE state = 'draft' AND one_shot = 1 AND link_id = ''`)
+	if err != nil {
+		return 0, fmt.Errorf("filedrop: recover: %w", err)
+	}
+	type draft struct{ id, sender, caseRef string }
+	var list []draft
+	for rows.Next() {
+		var dr draft
+		if err := rows.Scan(&dr.id, &dr.sender, &dr.caseRef); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("filedrop: recover: %w", err)
+		}
+		list = append(list, dr)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("filedrop: recover: %w", err)
+	}
+	for _, dr := range list {
+		ev := audit.Event{Type: EventExpire, Outcome: audit.Success, Actor: dr.sender, Reason: reasonInterrupted,
+			Case: dr.caseRef, Subject: dr.id}
+		if err := d.withTx(ctx, func(tx *sql.Tx) error { return d.endTx(ctx, tx, dr.id, StateAbandoned, ev) }); err != nil {
+			return 0, fmt.Errorf("filedrop: recover: %w", err)
+		}
+	}
+	return len(list), nil
 }
 
 // recoverLinkUploads abandons link submissions that were in progress when

@@ -102,4 +102,7 @@ var migrations = []string{
 		updated_at      INTEGER NOT NULL
 	) WITHOUT ROWID;
 	CREATE INDEX upload_sessions_by_drop ON upload_sessions (drop_id);`,
+	// 2: drafts whose files all arrive in the request that made them (the
+	// plain form); a restart finds such a draft interrupted and abandons it.
+	`ALTER TABLE drops ADD COLUMN one_shot INTEGER NOT NULL DEFAULT 0;`,
 }

@@ -134,12 +134,13 @@ type normalisedSpec struct {
 	message     string
 	retainUntil time.Time
 	recipients  []recipientSpec
+	oneShot     bool
 }
 
 // validateSpec checks a DropSpec against the policy, reporting the first
 // problem as a *ValidationError.
 func (d *Drops) validateSpec(spec DropSpec, now time.Time) (normalisedSpec, error) {
-	var v normalisedSpec
+	v := normalisedSpec{oneShot: spec.OneShot}
 	var err error
 	if v.caseRef, err = NormaliseCaseRef(spec.CaseRef); err != nil {
 		return v, err

@@ -112,12 +112,15 @@ func (h *Handler) dropSpec(lang string, f ui.DropForm) (filedrop.DropSpec, []pro
 }
 
 // createDraft validates the form and creates the draft its files go into.
-func (h *Handler) createDraft(r *http.Request, a filedrop.Actor, f ui.DropForm) (*filedrop.Drop, []problem) {
+// oneShot says the files all come in this request (the plain form), so a
+// crash before it is sealed leaves nothing behind.
+func (h *Handler) createDraft(r *http.Request, a filedrop.Actor, f ui.DropForm, oneShot bool) (*filedrop.Drop, []problem) {
 	lang := ui.Lang(r)
 	spec, ps := h.dropSpec(lang, f)
 	if len(ps) > 0 {
 		return nil, ps
 	}
+	spec.OneShot = oneShot
 	d, err := h.drops.CreateDrop(r.Context(), a, spec)
 	if err != nil {
 		p := h.explain(r, err, nil, "")
@@ -218,7 +221,7 @@ func (h *Handler) serveCreate(w http.ResponseWriter, r *http.Request, sess *stor
 		chosen = true
 		if draft == nil {
 			var ps []problem
-			if draft, ps = h.createDraft(r, a, form); len(ps) > 0 {
+			if draft, ps = h.createDraft(r, a, form, true); len(ps) > 0 {
 				return refuse(ps...)
 			}
 		}
@@ -229,7 +232,7 @@ func (h *Handler) serveCreate(w http.ResponseWriter, r *http.Request, sess *stor
 		files++
 	}
 	if mode == "draft" {
-		d, ps := h.createDraft(r, a, form)
+		d, ps := h.createDraft(r, a, form, false)
 		if len(ps) > 0 {
 			return refuse(ps...)
 		}
