@@ -2,6 +2,7 @@ package tf
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
@@ -39,6 +42,88 @@ type Runner struct {
 	mirrorCLIConfig string
 	outMu           sync.Mutex
 	initMu          sync.Mutex // the pg backend cannot create schemas in parallel
+	dirMu           sync.Mutex
+	dirLocks        map[string]*os.File // by region: held working directory locks
+}
+
+// dirLockFile is the lock file in a region's working directory.
+const dirLockFile = ".hubctl.lock"
+
+// lockDir takes a region's working directory for the rest of this run
+// (until Close or the process exits). hubctl writes main.tf.json and the
+// saved plan there, and `apply` applies the plan its own `plan` step
+// saved: Terraform's state lock covers neither, so without this a second
+// hubctl in the same state directory overwrites the first one's plan
+// ("Invalid plan file", "no saved plan"). Like Terraform's state lock it
+// waits up to terraform.lock_timeout.
+func (r *Runner) lockDir(ctx context.Context, region, dir string) error {
+	r.dirMu.Lock()
+	_, held := r.dirLocks[region]
+	r.dirMu.Unlock()
+	if held {
+		return nil
+	}
+	name := filepath.Join(dir, dirLockFile)
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	timeout := r.Config.Terraform.LockTimeout
+	deadline := time.Now().Add(timeout)
+	waiting := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return fmt.Errorf("lock %s: %w", name, err)
+		}
+		if !time.Now().Before(deadline) {
+			holder, _ := os.ReadFile(name)
+			f.Close()
+			who := "another hubctl"
+			if pid := strings.TrimSpace(string(holder)); pid != "" {
+				who += " (pid " + pid + ")"
+			}
+			return fmt.Errorf("%s is working on region %s in %s and still holds its lock %s after %s (terraform.lock_timeout): wait for it to finish and run again",
+				who, region, dir, name, timeout)
+		}
+		if !waiting {
+			waiting = true
+			out := newPrefixWriter(&r.outMu, r.Stdout, region)
+			fmt.Fprintf(out, "Waiting up to %s for another hubctl working in %s (lock %s) ...\n", timeout, dir, dirLockFile)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	// Who holds it, for the error message of the next one waiting.
+	if err := f.Truncate(0); err == nil {
+		fmt.Fprintf(f, "%d\n", os.Getpid())
+	}
+	r.dirMu.Lock()
+	if r.dirLocks == nil {
+		r.dirLocks = map[string]*os.File{}
+	}
+	r.dirLocks[region] = f
+	r.dirMu.Unlock()
+	return nil
+}
+
+// Close releases the working directories this run has locked.
+func (r *Runner) Close() error {
+	r.dirMu.Lock()
+	defer r.dirMu.Unlock()
+	for region, f := range r.dirLocks {
+		f.Close()
+		delete(r.dirLocks, region)
+	}
+	return nil
 }
 
 // Prepare writes the provider mirror (a copy of this hubctl) once per run.
@@ -70,6 +155,9 @@ func (r *Runner) workspace(ctx context.Context, region string) (*workspace, erro
 	}
 	dir := filepath.Join(state, region)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := r.lockDir(ctx, region, dir); err != nil {
 		return nil, err
 	}
 	root, err := r.rootModule(region, dir)
@@ -122,7 +210,8 @@ func (r *Runner) workspace(ctx context.Context, region string) (*workspace, erro
 }
 
 // init runs terraform init. With the pg backend a new region's state (its
-// schema) is created one region at a time.
+// schema) is created one region at a time, and so is its first, empty
+// state (see ensureState).
 func (r *Runner) init(ctx context.Context, w *workspace) error {
 	if r.Config.Terraform.Backend == "pg" {
 		r.initMu.Lock()
@@ -132,7 +221,75 @@ func (r *Runner) init(ctx context.Context, w *workspace) error {
 	if err != nil {
 		return fmt.Errorf("terraform init: %w", err)
 	}
+	if r.Config.Terraform.Backend == "pg" {
+		if err := r.ensureState(ctx, w); err != nil {
+			return fmt.Errorf("create the region's empty state in PostgreSQL: %w", err)
+		}
+	}
 	return nil
+}
+
+// ensureState stores an empty state for a region that has none yet.
+//
+// Terraform's pg backend locks a state that does not exist yet with one
+// advisory lock for the whole database (key -1, "workspace creation"),
+// and holds it for the whole plan or apply that first writes the state;
+// every other lock attempt in the database, for any region, also takes
+// that key for a moment. So the first apply of several new regions in
+// parallel would wait for each other and fail after lock_timeout with
+// "Already locked for workspace creation". Once a state exists, its own
+// lock (key: the state's id) is used and regions run in parallel.
+func (r *Runner) ensureState(ctx context.Context, w *workspace) error {
+	exists := func() (bool, error) {
+		// state pull copies the state to the command's output as well.
+		w.tf.SetStdout(io.Discard)
+		defer w.tf.SetStdout(w.out)
+		raw, err := w.tf.StatePull(ctx)
+		if err != nil {
+			return false, err
+		}
+		var st struct {
+			Lineage string `json:"lineage"`
+		}
+		if strings.TrimSpace(raw) == "" {
+			return false, nil
+		}
+		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+			return false, fmt.Errorf("terraform state pull: %w", err)
+		}
+		// Without a stored state Terraform prints an empty one without lineage.
+		return st.Lineage != "", nil
+	}
+	ok, err := exists()
+	if err != nil || ok {
+		return err
+	}
+	lineage := make([]byte, 16)
+	if _, err := rand.Read(lineage); err != nil {
+		return err
+	}
+	empty, err := json.Marshal(map[string]any{
+		"version": 4, "terraform_version": r.Binary.Version.String(), "serial": 0,
+		"lineage": fmt.Sprintf("%x-%x-%x-%x-%x", lineage[0:4], lineage[4:6], lineage[6:8], lineage[8:10], lineage[10:]),
+		"outputs": map[string]any{}, "resources": []any{},
+	})
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(w.dir, ".hubctl-empty.tfstate")
+	if err := os.WriteFile(file, empty, 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(file)
+	pushErr := w.tf.StatePush(ctx, file, tfexec.Lock(true), tfexec.LockTimeout(lockTimeout(r.Config)))
+	if pushErr == nil {
+		return nil
+	}
+	// Another hubctl may have stored the state first: then all is well.
+	if ok, err := exists(); err == nil && ok {
+		return nil
+	}
+	return pushErr
 }
 
 func lockTimeout(c *config.Config) string { return c.Terraform.LockTimeout.String() }
