@@ -1,50 +1,36 @@
 package login
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/standard"
 
 	"github.com/hubkit/hubkit/internal/caddymod/auth"
+	"github.com/hubkit/hubkit/internal/caddymod/caddytest"
 	_ "github.com/hubkit/hubkit/internal/caddymod/csrf"
 	"github.com/hubkit/hubkit/internal/caddymod/ready"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-// TestCaddyfileAdapt pins how hubkit_login and hubkit_ready adapt.
+// TestCaddyfileAdapt pins how hubkit_login, hubkit_ready and hubkit_csrf adapt.
 func TestCaddyfileAdapt(t *testing.T) {
+	caddytest.Golden(t, *update)
 	src, err := os.ReadFile("testdata/hub.caddyfile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(src, nil)
-	if err != nil || len(warnings) > 0 {
-		t.Fatalf("adapt: %v %v", err, warnings)
-	}
-	var got bytes.Buffer
-	json.Indent(&got, out, "", "\t")
-	got.WriteByte('\n')
-	if *update {
-		os.WriteFile("testdata/hub.golden", got.Bytes(), 0o644)
-	}
-	want, err := os.ReadFile("testdata/hub.golden")
+	got, err := caddytest.Adapt(t, src)
 	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("adapted config differs from testdata/hub.golden (go test -update rewrites it):\n%s", got.Bytes())
+		t.Fatal(err)
 	}
 	for _, h := range []string{`"handler": "hubkit_login"`, `"handler": "hubkit_ready"`, `"handler": "hubkit_csrf"`, `"region": "nordjylland"`} {
-		if !strings.Contains(got.String(), h) {
+		if !strings.Contains(string(got), h) {
 			t.Errorf("adapted config lacks %s", h)
 		}
 	}

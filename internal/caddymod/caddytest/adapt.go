@@ -1,0 +1,67 @@
+// Package caddytest holds what the tests of hubkit's Caddy modules share:
+// adapting Caddyfiles and comparing them with golden JSON.
+package caddytest
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile" // the caddyfile adapter
+)
+
+// Adapt turns a Caddyfile into indented JSON, as `caddy adapt` does; any
+// warning fails the test.
+func Adapt(t testing.TB, src []byte) ([]byte, error) {
+	t.Helper()
+	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(src, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(warnings) > 0 {
+		t.Errorf("warnings: %v", warnings)
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, out, "", "\t"); err != nil {
+		t.Fatal(err)
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
+}
+
+// Golden adapts every testdata/*.caddyfile and compares it with the
+// .golden file beside it; update rewrites the golden files.
+func Golden(t *testing.T, update bool) {
+	t.Helper()
+	files, err := filepath.Glob("testdata/*.caddyfile")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/*.caddyfile: %v", err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Adapt(t, src)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		golden := strings.TrimSuffix(f, ".caddyfile") + ".golden"
+		if update {
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update to create it)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s adapts differently from %s (go test -update rewrites it):\n%s", f, golden, got)
+		}
+	}
+}
