@@ -147,7 +147,11 @@ func caddyConfig(st *site.Site, opt Options) obj {
 	apps := obj{
 		"hubkit": obj{"sites": obj{st.Region.ID: obj{"site_file": SiteFile}}},
 		"http":   obj{"servers": obj{"hub": server}},
-		"tls":    obj{"automation": obj{"policies": []obj{policy}}},
+		// Storage cleaning runs at start next to the first certificate
+		// issuance and can delete the folder a new certificate is being
+		// saved into (certmagic), leaving a hub without a certificate for a
+		// minute; each hub keeps few certificates, so it is switched off.
+		"tls": obj{"automation": obj{"policies": []obj{policy}}, "disable_storage_clean": true},
 	}
 	if opt.Dev || st.Region.Dev {
 		// Development and test hubs: Caddy's own CA, no port-80 redirect.
