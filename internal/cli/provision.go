@@ -94,6 +94,23 @@ func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 }
 
+// startRun does what every Terraform command does first: validate and
+// select the regions, make Ctrl-C cancel the run, find Terraform and write
+// the provider mirror. done releases the run's locks and signal handling.
+func (a *app) startRun(cmd *cobra.Command, f *provisionFlags) (context.Context, *tf.Runner, []string, func(), error) {
+	ids, _, err := a.selection(f)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ctx, stop := signalContext(cmd)
+	r, err := a.runner(ctx, f.target)
+	if err != nil {
+		stop()
+		return nil, nil, nil, nil, err
+	}
+	return ctx, r, ids, func() { r.Close(); stop() }, nil
+}
+
 func (a *app) planCmd() *cobra.Command {
 	var f provisionFlags
 	cmd := &cobra.Command{
@@ -109,17 +126,11 @@ Exit status as terraform plan -detailed-exitcode, combined over regions:
 		Example: "  hubctl plan --all\n  hubctl plan --region nordjylland -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ids, _, err := a.selection(&f)
+			ctx, r, ids, done, err := a.startRun(cmd, &f)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext(cmd)
-			defer stop()
-			r, err := a.runner(ctx, f.target)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+			defer done()
 			res := r.Plan(ctx, ids, false)
 			a.report(f.output, "plan", res)
 			return exitCode(tf.Combine(tf.Codes(res)...))
@@ -149,17 +160,11 @@ state lock is released.`,
 		Example: "  hubctl " + use + " --all\n  hubctl " + use + " --region nordjylland --auto-approve",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ids, _, err := a.selection(&f)
+			ctx, r, ids, done, err := a.startRun(cmd, &f)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext(cmd)
-			defer stop()
-			r, err := a.runner(ctx, f.target)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+			defer done()
 			code, _ := a.planAndApply(ctx, r, ids, destroy, f.autoApprove, f.output)
 			return exitCode(code)
 		},
@@ -252,17 +257,11 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show each region's deployed release, bundle hash, health and drift",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ids, _, err := a.selection(&f)
+			ctx, r, ids, done, err := a.startRun(cmd, &f)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext(cmd)
-			defer stop()
-			r, err := a.runner(ctx, f.target)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+			defer done()
 			sts := r.Status(ctx, ids)
 			if f.output == "json" {
 				enc := json.NewEncoder(a.stdout)

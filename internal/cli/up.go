@@ -30,11 +30,6 @@ The hubs keep running in the background; hubctl status shows them and
 hubctl destroy --all stops them (their data is kept).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := provisionFlags{all: true, target: tf.TargetLocal, output: "text"}
-			ids, _, err := a.selection(&f)
-			if err != nil {
-				return err
-			}
 			if os.Getenv(devidp.SecretEnv) == "" {
 				secret := make([]byte, 32)
 				if _, err := rand.Read(secret); err != nil {
@@ -42,13 +37,13 @@ hubctl destroy --all stops them (their data is kept).`,
 				}
 				os.Setenv(devidp.SecretEnv, base64.RawURLEncoding.EncodeToString(secret))
 			}
-			ctx, stop := signalContext(cmd)
-			defer stop()
-			fmt.Fprintf(a.stderr, "Provisioning %d regional hubs through Terraform (local target) …\n", len(ids))
-			r, err := a.runner(ctx, tf.TargetLocal)
+			f := provisionFlags{all: true, target: tf.TargetLocal, output: "text"}
+			ctx, r, ids, done, err := a.startRun(cmd, &f)
 			if err != nil {
 				return err
 			}
+			defer done()
+			fmt.Fprintf(a.stderr, "Provisioning %d regional hubs through Terraform (local target) …\n", len(ids))
 			code, _ := a.planAndApply(ctx, r, ids, false, true, "text")
 			if code == tf.ExitError {
 				return exitError{1}
