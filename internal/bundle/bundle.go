@@ -83,7 +83,7 @@ func Render(set *region.Set, id string, cfg *config.Config, opt Options) (*Bundl
 	if err != nil {
 		return nil, err
 	}
-	caddyJSON, err := marshal(caddyConfig(st, opt))
+	caddyJSON, err := marshal(caddyConfig(st, opt, cfg.FileDrop))
 	if err != nil {
 		return nil, err
 	}

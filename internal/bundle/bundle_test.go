@@ -153,3 +153,29 @@ func TestHardenedFront(t *testing.T) {
 		t.Error("CSP allows inline code")
 	}
 }
+
+func TestFileDropServices(t *testing.T) {
+	set, cfg := load(t)
+	cfg.FileDrop = config.FileDrop{Clamd: "unix:/run/clamav/clamd.ctl", SMTPAddr: "smtp.aalborg.example:25", SMTPFrom: "sikkerfil@aalborg.example"}
+	b, err := Render(set, "nordjylland", cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Apps struct {
+			Hubkit struct {
+				Sites map[string]struct {
+					Clamd string
+					SMTP  struct{ Addr, From string }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(b.Files[CaddyFile], &c); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Apps.Hubkit.Sites["nordjylland"]
+	if s.Clamd != cfg.FileDrop.Clamd || s.SMTP.Addr != "smtp.aalborg.example:25" || s.SMTP.From != "sikkerfil@aalborg.example" {
+		t.Errorf("site config %+v", s)
+	}
+}

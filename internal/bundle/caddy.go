@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hubkit/hubkit/internal/config"
 	"github.com/hubkit/hubkit/internal/site"
 )
 
@@ -121,8 +122,21 @@ func errorRoutes(st *site.Site) []obj {
 	}
 }
 
+// siteConfig is the hubkit app's configuration of the region: its site
+// file and the file drop's optional services.
+func siteConfig(fd config.FileDrop) obj {
+	sc := obj{"site_file": SiteFile}
+	if fd.Clamd != "" {
+		sc["clamd"] = fd.Clamd
+	}
+	if fd.SMTPAddr != "" {
+		sc["smtp"] = obj{"addr": fd.SMTPAddr, "from": fd.SMTPFrom, "tls": fd.SMTPTLS}
+	}
+	return sc
+}
+
 // caddyConfig is the complete Caddy configuration of one hub.
-func caddyConfig(st *site.Site, opt Options) obj {
+func caddyConfig(st *site.Site, opt Options, fd config.FileDrop) obj {
 	domain := st.Region.Domain
 	listen := fmt.Sprintf(":%d", opt.port())
 	policy := obj{"subjects": []string{domain}}
@@ -145,7 +159,7 @@ func caddyConfig(st *site.Site, opt Options) obj {
 		"logs": obj{},
 	}
 	apps := obj{
-		"hubkit": obj{"sites": obj{st.Region.ID: obj{"site_file": SiteFile}}},
+		"hubkit": obj{"sites": obj{st.Region.ID: siteConfig(fd)}},
 		"http":   obj{"servers": obj{"hub": server}},
 		// Storage cleaning runs at start next to the first certificate
 		// issuance and can delete the folder a new certificate is being

@@ -29,6 +29,7 @@ type Config struct {
 	Terraform  Terraform       `mapstructure:"terraform"`
 	ModulesDir string          `mapstructure:"modules_dir"`
 	Targets    Targets         `mapstructure:"targets"`
+	FileDrop   FileDrop        `mapstructure:"file_drop"`
 
 	File string `mapstructure:"-"` // the file loaded, "" when none
 }
@@ -37,6 +38,18 @@ type Config struct {
 type Session struct {
 	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
 	AbsoluteTimeout time.Duration `mapstructure:"absolute_timeout"`
+}
+
+// FileDrop holds the file drop's optional services, the same for every
+// hub rendered with this configuration (rendered into each bundle).
+type FileDrop struct {
+	// Clamd scans every upload when set: "unix:/run/clamav/clamd.ctl" or
+	// "tcp:127.0.0.1:3310". Scanning fails closed.
+	Clamd string `mapstructure:"clamd"`
+	// SMTPAddr, when set, is the relay for "you have a new drop" mails.
+	SMTPAddr string `mapstructure:"smtp_addr"`
+	SMTPFrom string `mapstructure:"smtp_from"`
+	SMTPTLS  string `mapstructure:"smtp_tls"` // starttls (default), tls or none
 }
 
 // Targets say where hubctl plan/apply deploy hubs.
@@ -102,6 +115,10 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("login.kommune_per_minute", 600)
 	v.SetDefault("login.kommune_burst", 200)
 	v.SetDefault("modules_dir", "modules")
+	v.SetDefault("file_drop.clamd", "")
+	v.SetDefault("file_drop.smtp_addr", "")
+	v.SetDefault("file_drop.smtp_from", "")
+	v.SetDefault("file_drop.smtp_tls", "")
 	v.SetDefault("targets.local.dir", ".hubkit/hubs")
 	v.SetDefault("targets.local.base_port", 8451)
 	v.SetDefault("targets.local.dev", true)
@@ -163,6 +180,9 @@ func (c *Config) validate() error {
 	}
 	if c.Terraform.Backend != "local" && c.Terraform.Backend != "pg" {
 		problems = append(problems, fmt.Sprintf("terraform.backend %q is not local or pg", c.Terraform.Backend))
+	}
+	if c.FileDrop.SMTPAddr != "" && c.FileDrop.SMTPFrom == "" {
+		problems = append(problems, "file_drop.smtp_from is required with file_drop.smtp_addr")
 	}
 	if p := c.Targets.Local.BasePort; p < 1 || p > 65535-5 {
 		problems = append(problems, fmt.Sprintf("targets.local.base_port %d is not a port", p))
