@@ -89,16 +89,7 @@ func (s *Session) Authenticate(w http.ResponseWriter, r *http.Request) (caddyaut
 //
 //	hubkit <region>
 func (s *Session) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // module name
-	if !d.NextArg() {
-		return d.Errf("hubkit: expected a region id, e.g. 'hubkit nordjylland'")
-	}
-	s.Region = d.Val()
-	if d.NextArg() {
-		return d.Errf("hubkit: unexpected argument %q; the only argument is the region id", d.Val())
-	}
-	if d.NextBlock(0) {
-		return d.Errf("hubkit: takes no block")
-	}
-	return nil
+	region, err := hubapp.RegionArg(d)
+	s.Region = region
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/hubkit/hubkit/internal/caddymod/hubapp"
 )
 
 func init() {
@@ -26,16 +27,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	hubkit_directory <region>
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // the directive's name
-	if !d.NextArg() {
-		return d.Errf("hubkit_directory: missing the region id (hubkit_directory <region>, e.g. hubkit_directory nordjylland)")
-	}
-	h.Region = d.Val()
-	if d.NextArg() {
-		return d.Errf("hubkit_directory: unexpected argument %q (hubkit_directory <region>)", d.Val())
-	}
-	if d.NextBlock(0) {
-		return d.Errf("hubkit_directory: takes no block (hubkit_directory <region>)")
-	}
-	return nil
+	region, err := hubapp.RegionArg(d)
+	h.Region = region
+	return err
 }

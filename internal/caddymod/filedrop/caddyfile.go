@@ -4,6 +4,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/hubkit/hubkit/internal/caddymod/hubapp"
 )
 
 func init() {
@@ -30,16 +31,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // it, each with a request_body limit that fits the region's policy (see
 // internal/bundle/caddy.go).
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // the directive's name
-	if !d.NextArg() {
-		return d.Errf("hubkit_filedrop: missing the region id (hubkit_filedrop <region>, e.g. hubkit_filedrop nordjylland)")
-	}
-	h.Region = d.Val()
-	if d.NextArg() {
-		return d.Errf("hubkit_filedrop: unexpected argument %q (hubkit_filedrop <region>)", d.Val())
-	}
-	if d.NextBlock(0) {
-		return d.Errf("hubkit_filedrop: takes no block (hubkit_filedrop <region>)")
-	}
-	return nil
+	region, err := hubapp.RegionArg(d)
+	h.Region = region
+	return err
 }

@@ -232,18 +232,9 @@ func (h *Handler) page(r *http.Request, content any) ui.PageData {
 //
 //	hubkit_login <region>
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if !d.NextArg() {
-		return d.Errf("hubkit_login: expected a region id, e.g. 'hubkit_login nordjylland'")
-	}
-	h.Region = d.Val()
-	if d.NextArg() {
-		return d.Errf("hubkit_login: unexpected argument %q; the only argument is the region id", d.Val())
-	}
-	if d.NextBlock(0) {
-		return d.Errf("hubkit_login: takes no block")
-	}
-	return nil
+	region, err := hubapp.RegionArg(d)
+	h.Region = region
+	return err
 }
 
 func parseCaddyfile(hp httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

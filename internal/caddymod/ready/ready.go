@@ -74,13 +74,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 
 // UnmarshalCaddyfile: hubkit_ready <region>
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if !d.NextArg() {
-		return d.Errf("hubkit_ready: expected a region id")
-	}
-	h.Region = d.Val()
-	if d.NextArg() {
-		return d.Errf("hubkit_ready: unexpected argument %q", d.Val())
-	}
-	return nil
+	region, err := hubapp.RegionArg(d)
+	h.Region = region
+	return err
 }
