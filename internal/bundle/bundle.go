@@ -43,6 +43,22 @@ type Options struct {
 	// Port is the HTTPS port the hub listens on: 443 by default, DevPort
 	// in development. Development hubs served side by side each get their own.
 	Port int
+	// PeerPorts are the HTTPS ports of the other regions' hubs, where they
+	// differ from Port (local hubs side by side, each on its own port).
+	// The file drop delivers to them.
+	PeerPorts map[string]int
+}
+
+// peerURL is the base URL a hub reaches another region's hub at.
+func (o Options) peerURL(id, domain string) string {
+	port := o.port()
+	if p, ok := o.PeerPorts[id]; ok && p != 0 {
+		port = p
+	}
+	if port == 443 {
+		return "https://" + domain
+	}
+	return fmt.Sprintf("https://%s:%d", domain, port)
 }
 
 func (o Options) port() int {
@@ -210,9 +226,24 @@ func siteOf(set *region.Set, r region.Region, cfg *config.Config, opt Options) *
 		if opt.Dev {
 			domain = DevDomain(o.ID)
 		}
-		st.Regions = append(st.Regions, site.RegionInfo{
+		info := site.RegionInfo{
 			ID: o.ID, Name: o.Name, Host: o.Host, Domain: domain, Hotline: o.Contact.Hotline, Email: o.Contact.Email,
-		})
+			URL: opt.peerURL(o.ID, domain), Kommuner: []int{}, Tenants: []string{}, EmailDomains: []string{},
+		}
+		for _, k := range o.Kommuner {
+			info.Kommuner = append(info.Kommuner, k.Code)
+		}
+		providers := o.IdentityProviders
+		if opt.Dev {
+			providers = devRegion(*o, opt.port()).IdentityProviders
+		}
+		for _, p := range providers {
+			info.Tenants = append(info.Tenants, p.AllowedTenants...)
+			info.EmailDomains = append(info.EmailDomains, p.EmailDomains...)
+		}
+		sort.Strings(info.Tenants)
+		sort.Strings(info.EmailDomains)
+		st.Regions = append(st.Regions, info)
 		for _, p := range o.ResourcePersons {
 			if p.Visibility == "national" {
 				st.National.Persons = append(st.National.Persons, site.NationalPerson{Region: o.ID, Person: p})
@@ -268,7 +299,8 @@ func devRegion(r region.Region, port int) region.Region {
 				Consultant: devidp.RoleValues["consultant"], ResourcePerson: devidp.RoleValues["resource_person"],
 				Professional: devidp.RoleValues["professional"], Admin: devidp.RoleValues["admin"],
 			},
-			NSIS: region.NSIS{Minimum: "substantial", Levels: lv},
+			NSIS:         region.NSIS{Minimum: "substantial", Levels: lv},
+			EmailDomains: []string{devidp.EmailDomain(code)},
 		})
 	}
 	return r

@@ -83,13 +83,20 @@ func Users(code int) []User {
 		out = append(out, User{
 			Username: slug + "-" + r.suffix,
 			Name:     fmt.Sprintf("%s (demo, %s)", r.title, k.Name),
-			Email:    fmt.Sprintf("%s.%s@%s.example", r.suffix, "demo", slug),
+			Email:    fmt.Sprintf("%s.%s@%s", r.suffix, "demo", EmailDomain(code)),
 			Kommune:  code,
 			Roles:    []string{r.role},
 			LoA:      r.loa,
 		})
 	}
 	return out
+}
+
+// EmailDomain is the mail domain of a municipality's demo users, e.g.
+// aalborg.example (a reserved name: no real mail goes there).
+func EmailDomain(code int) string {
+	k, _ := kommune.ByCode(code)
+	return kommune.Key(k.Name) + ".example"
 }
 
 // Issuer is the issuer URL of a municipality's dev provider; each demo

@@ -108,7 +108,7 @@ func crossCheck(docs []*doc, regions []*Region) {
 		i    int
 		path string
 	}
-	ids, domains := map[string]seen{}, map[string]seen{}
+	ids, domains, mailDomains := map[string]seen{}, map[string]seen{}, map[string]seen{}
 	codes := map[int]seen{}
 	conflict := func(m map[string]seen, key string, i int, path, what string) {
 		if key == "" {
@@ -125,6 +125,16 @@ func crossCheck(docs []*doc, regions []*Region) {
 	for i, r := range regions {
 		conflict(ids, r.ID, i, "/id", "region id")
 		conflict(domains, r.Domain, i, "/domain", "domain")
+		for j, p := range r.IdentityProviders {
+			for k, d := range p.EmailDomains {
+				path := fmt.Sprintf("/identity_providers/%d/email_domains/%d", j, k)
+				if prev, dup := mailDomains[d]; dup && prev.i == i {
+					docs[i].at(path, fmt.Sprintf("mail domain %q is listed twice in this file", d), "a mail domain belongs to one municipality's provider")
+					continue
+				}
+				conflict(mailDomains, d, i, path, "mail domain")
+			}
+		}
 		for j, k := range docs[i].codes {
 			if k == 0 {
 				continue

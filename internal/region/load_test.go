@@ -128,6 +128,8 @@ func TestBadInput(t *testing.T) {
 		{"anchors refused", edit(t, base, "name: Region Nordjylland", "name: &n Region Nordjylland"),
 			[]string{`2:7: YAML anchors and aliases`}},
 		{"two documents", base + "---\nid: x\n", []string{`more than one YAML document`}},
+		{"bad mail domain", edit(t, base, "    client_id: hub\n", "    client_id: hub\n    email_domains: [aalborg.dk, \"@aalborg\"]\n"),
+			[]string{`15:33: "@aalborg" is not a mail domain (write the part after @, e.g. aalborg.dk)`}},
 		{"entra without tenants", edit(t, base, "kind: os2faktor", "kind: entra"),
 			[]string{`11:5: an entra provider needs allowed_tenants`}},
 		{"all errors at once", edit(t, edit(t, base, "host: Aalborg", "host: Aalbrog"), "[ssp]", "[sp]"),
@@ -223,6 +225,22 @@ func TestCrossFile(t *testing.T) {
 		if set.Region("midtjylland") != nil {
 			t.Error("a region in a conflict must not load")
 		}
+	})
+	t.Run("mail domain in two regions", func(t *testing.T) {
+		repo, err := os.ReadFile("../../regions/midtjylland.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := edit(t, base, "    client_id: hub\n", "    client_id: hub\n    email_domains: [Aarhus.DK]\n")
+		dir := writeRegions(t, map[string]string{"nordjylland.yaml": bad, "midtjylland.yaml": string(repo)})
+		set, err := LoadDir(dir, BuiltinDefaults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertErrors(t, set.Errors,
+			filepath.Join(dir, "nordjylland.yaml")+`:15:21: mail domain "aarhus.dk" is also used by `+filepath.Join(dir, "midtjylland.yaml"),
+			`mail domain "aarhus.dk" is also used by `+filepath.Join(dir, "nordjylland.yaml"),
+		)
 	})
 	t.Run("repository regions are valid and cover Denmark", func(t *testing.T) {
 		set, err := LoadDir("../../regions", BuiltinDefaults)

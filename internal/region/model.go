@@ -54,8 +54,12 @@ type IdentityProvider struct {
 	Scopes         []string  `yaml:"scopes" json:"scopes"`
 	Claims         Claims    `yaml:"claims" json:"claims"`
 	AllowedTenants []string  `yaml:"allowed_tenants" json:"allowed_tenants,omitempty"`
-	Roles          RoleMap   `yaml:"roles" json:"roles"`
-	NSIS           NSIS      `yaml:"nsis" json:"nsis"`
+	// EmailDomains are the mail domains of the municipality's staff. A
+	// file drop to an address at one of them is delivered to this region's
+	// hub, whichever hub it was sent from.
+	EmailDomains []string `yaml:"email_domains" json:"email_domains,omitempty"`
+	Roles        RoleMap  `yaml:"roles" json:"roles"`
+	NSIS         NSIS     `yaml:"nsis" json:"nsis"`
 
 	KommuneCode int `yaml:"-" json:"kommune_code"`
 }

@@ -44,11 +44,12 @@ const (
 )
 
 var (
-	idRe       = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	envNameRe  = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
-	labelRe    = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	uuidRe     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	phoneStrip = strings.NewReplacer(" ", "", "-", "", ".", "", "(", "", ")", "", "\u00a0", "")
+	idRe         = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	envNameRe    = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+	labelRe      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	mailDomainRe = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	uuidRe       = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	phoneStrip   = strings.NewReplacer(" ", "", "-", "", ".", "", "(", "", ")", "", "\u00a0", "")
 )
 
 // check validates one parsed region against the reference data and fills in
@@ -269,6 +270,14 @@ func (c checker) providers(members map[int]bool) {
 			if !uuidRe.MatchString(t) {
 				c.at(fmt.Sprintf("%s/allowed_tenants/%d", path, j), fmt.Sprintf("%q is not a tenant id", t), "an Entra ID tenant id is a UUID")
 			}
+		}
+		for j, d := range p.EmailDomains {
+			norm := strings.ToLower(strings.TrimSpace(d))
+			if !mailDomainRe.MatchString(norm) {
+				c.at(fmt.Sprintf("%s/email_domains/%d", path, j), fmt.Sprintf("%q is not a mail domain", d), "write the part after @, e.g. aalborg.dk")
+				continue
+			}
+			p.EmailDomains[j] = norm
 		}
 		if p.Kind == "entra" && len(p.AllowedTenants) == 0 {
 			c.at(path+"/allowed_tenants", "an entra provider needs allowed_tenants", "list the municipality's tenant id(s) so users of other tenants are refused")

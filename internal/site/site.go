@@ -34,6 +34,16 @@ type RegionInfo struct {
 	Domain  string `json:"domain"`
 	Hotline string `json:"hotline"`
 	Email   string `json:"email"`
+	// URL is where the region's hub is reached (https://domain[:port]);
+	// the file drop delivers drops for the region's users there.
+	URL string `json:"url"`
+	// Kommuner, Tenants and EmailDomains say whose the region's users
+	// are: the municipality codes of its members, the Entra tenants its
+	// providers allow and the mail domains they list. A drop recipient is
+	// routed to the region by these.
+	Kommuner     []int    `json:"kommuner"`
+	Tenants      []string `json:"tenants"`
+	EmailDomains []string `json:"email_domains"`
 }
 
 // NationalDir holds the directory entries that every region sees.
