@@ -41,6 +41,8 @@ type Drops struct {
 	links   *ipLimiter
 	uploads keyedLocks
 
+	kick chan struct{} // wakes RunCourier
+
 	bg       sync.WaitGroup // background notifications
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
@@ -79,6 +81,7 @@ func Open(ctx context.Context, st *store.Store, log *audit.Log, dataDir string, 
 		opts:   opts,
 		logger: opts.Logger,
 		links:  newIPLimiter(pol.linkPerMinute),
+		kick:   make(chan struct{}, 1),
 	}
 	if d.logger == nil {
 		d.logger = slog.Default()
@@ -163,7 +166,7 @@ func checkActor(a Actor) error {
 	switch {
 	case a.UserKey == "":
 		return invalid("actor", "no user key: only logged-in users use the file drop")
-	case strings.HasPrefix(a.UserKey, "link:"), strings.HasPrefix(a.UserKey, "system:"):
+	case strings.HasPrefix(a.UserKey, "link:"), strings.HasPrefix(a.UserKey, "system:"), strings.HasPrefix(a.UserKey, peerActorPrefix):
 		// The engine's own actor names must never match a login.
 		return invalid("actor", "user key %q uses a reserved prefix", a.UserKey)
 	}

@@ -23,6 +23,7 @@ func (d *Drops) CreateDrop(ctx context.Context, a Actor, spec DropSpec) (*Drop, 
 	if err != nil {
 		return nil, err
 	}
+	d.routeRecipients(v.recipients)
 	id := newID()
 	err = d.withTx(ctx, func(tx *sql.Tx) error {
 		if err := insertDrop(ctx, tx, id, a.UserKey, a.Name, a.Email, a.Kommune, "", v, now); err != nil {
@@ -56,14 +57,17 @@ func insertDrop(ctx context.Context, tx *sql.Tx, id, senderKey, senderName, send
 	}
 	for _, r := range v.recipients {
 		userKey := r.userKey
-		if r.email != "" {
+		if r.region != "" {
+			// Another hub's user: named here, delivered there.
+			userKey = ""
+		} else if r.email != "" {
 			err := tx.QueryRowContext(ctx, `SELECT user_key FROM recipient_identities WHERE email = ?`, r.email).Scan(&userKey)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("filedrop: create drop: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO drop_recipients (drop_id, named, user_key, email) VALUES (?, ?, ?, ?)`,
-			id, r.named, userKey, r.email); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO drop_recipients (drop_id, named, user_key, email, region) VALUES (?, ?, ?, ?, ?)`,
+			id, r.named, userKey, r.email, r.region); err != nil {
 			return fmt.Errorf("filedrop: create drop: %w", err)
 		}
 	}
@@ -119,6 +123,7 @@ func (d *Drops) Seal(ctx context.Context, a Actor, dropID string) (*Drop, error)
 		return nil, err
 	}
 	d.notifyRecipients(dropID)
+	d.kickCourier()
 	return d.Get(ctx, a, dropID)
 }
 
@@ -139,20 +144,23 @@ func (d *Drops) sealTx(ctx context.Context, tx *sql.Tx, r *dropRow, ev audit.Eve
 	if _, err := tx.ExecContext(ctx, `UPDATE drops SET state = 'sealed', sealed_at = ? WHERE id = ? AND state = 'draft'`, nanos(now), r.id); err != nil {
 		return fmt.Errorf("filedrop: seal: %w", err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT named, user_key FROM drop_recipients WHERE drop_id = ? ORDER BY named`, r.id)
+	rows, err := tx.QueryContext(ctx, `SELECT named, user_key, region FROM drop_recipients WHERE drop_id = ? ORDER BY named`, r.id)
 	if err != nil {
 		return fmt.Errorf("filedrop: seal: %w", err)
 	}
-	var recips [][2]string
+	var recips [][3]string
 	for rows.Next() {
-		var named, key string
-		if err := rows.Scan(&named, &key); err != nil {
+		var named, key, region string
+		if err := rows.Scan(&named, &key, &region); err != nil {
 			rows.Close()
 			return fmt.Errorf("filedrop: seal: %w", err)
 		}
-		recips = append(recips, [2]string{named, key})
+		recips = append(recips, [3]string{named, key, region})
 	}
 	rows.Close()
+	if _, err := d.queueForwards(ctx, tx, r.id); err != nil {
+		return err
+	}
 	ev.Case, ev.Subject = r.caseRef, r.id
 	ev.Detail = map[string]string{
 		"files":        strconv.Itoa(r.fileCount),
@@ -171,7 +179,10 @@ func (d *Drops) sealTx(ctx context.Context, tx *sql.Tx, r *dropRow, ev audit.Eve
 			dev.Subject = rc[1]
 		}
 		dev.Detail = map[string]string{"drop": r.id}
-		if rc[1] == "" {
+		if rc[2] != "" {
+			dev.Detail["region"] = rc[2]
+			dev.Detail["pending"] = "forwarded to the region's hub"
+		} else if rc[1] == "" {
 			dev.Detail["pending"] = "e-mail recipient not yet logged in"
 		}
 		if err := d.appendAudit(ctx, dev); err != nil {

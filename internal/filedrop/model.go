@@ -111,13 +111,15 @@ type Sender struct {
 	Email   string
 	Kommune int
 	LinkID  string // set for link uploads
+	Region  string // set for a drop forwarded from another region's hub: that region
 }
 
 // Recipient is one person a drop is for.
 type Recipient struct {
 	Named   string // as the sender named them
-	UserKey string // the login identity; empty until an e-mail recipient first logs in
+	UserKey string // the login identity; empty until an e-mail recipient first logs in, and for Region's users
 	Email   string
+	Region  string // another region, whose hub the drop was forwarded to; "" = this hub
 }
 
 // File is one stored file of a drop.

@@ -33,6 +33,12 @@ type Options struct {
 	// hub wires it with its own URL). It runs in the background: a slow
 	// relay does not hold up the sender, and a failure is only logged.
 	Notify func(ctx context.Context, email string) error
+	// Region is the id of this hub's region; Route and Courier forward
+	// drops to the other regions' hubs (forward.go). Without them every
+	// recipient is taken to be this hub's user.
+	Region  string
+	Route   Router
+	Courier Courier
 	// LinkRole is the role that may create upload links; default "consultant".
 	LinkRole string
 	// LinkAttemptsPerMinute bounds link uses (and passphrase guesses) per

@@ -25,16 +25,17 @@ type dropRow struct {
 	endedAt, purgedAt                  int64
 	fileCount                          int
 	totalBytes                         int64
+	origin                             string
 }
 
 const dropCols = `id, state, sender_key, sender_name, sender_email, sender_kommune, link_id, case_ref, purpose,
-	purpose_text, message, created_at, sealed_at, retain_until, ended_at, purged_at, file_count, total_bytes`
+	purpose_text, message, created_at, sealed_at, retain_until, ended_at, purged_at, file_count, total_bytes, origin`
 
 func scanDrop(sc interface{ Scan(...any) error }) (*dropRow, error) {
 	var r dropRow
 	err := sc.Scan(&r.id, &r.state, &r.senderKey, &r.senderName, &r.senderEmail, &r.senderKommune, &r.linkID,
 		&r.caseRef, &r.purpose, &r.purposeText, &r.message, &r.createdAt, &r.sealedAt, &r.retainUntil,
-		&r.endedAt, &r.purgedAt, &r.fileCount, &r.totalBytes)
+		&r.endedAt, &r.purgedAt, &r.fileCount, &r.totalBytes, &r.origin)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func (d *Drops) toDrop(ctx context.Context, q querier, r *dropRow, as role) (*Dr
 		State: State(r.state),
 		Sender: Sender{
 			UserKey: r.senderKey, Name: r.senderName, Email: r.senderEmail,
-			Kommune: r.senderKommune, LinkID: r.linkID,
+			Kommune: r.senderKommune, LinkID: r.linkID, Region: r.origin,
 		},
 		CaseRef:     r.caseRef,
 		Purpose:     Purpose(r.purpose),
@@ -141,14 +142,14 @@ func (d *Drops) toDrop(ctx context.Context, q querier, r *dropRow, as role) (*Dr
 	}
 	dr.Files = files
 	if as == roleSender {
-		rows, err := q.QueryContext(ctx, `SELECT named, user_key, email FROM drop_recipients WHERE drop_id = ? ORDER BY named`, r.id)
+		rows, err := q.QueryContext(ctx, `SELECT named, user_key, email, region FROM drop_recipients WHERE drop_id = ? ORDER BY named`, r.id)
 		if err != nil {
 			return nil, fmt.Errorf("filedrop: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var rc Recipient
-			if err := rows.Scan(&rc.Named, &rc.UserKey, &rc.Email); err != nil {
+			if err := rows.Scan(&rc.Named, &rc.UserKey, &rc.Email, &rc.Region); err != nil {
 				return nil, fmt.Errorf("filedrop: %w", err)
 			}
 			dr.Recipients = append(dr.Recipients, rc)

@@ -51,7 +51,7 @@ func (d *Drops) ResolveRecipient(ctx context.Context, userKey, email string) (in
 			return d.appendAudit(ctx, ev)
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT r.drop_id, d.case_ref FROM drop_recipients r JOIN drops d ON d.id = r.drop_id
-			WHERE r.email = ? AND r.user_key = '' AND d.state IN ('draft', 'sealed')`, email)
+			WHERE r.email = ? AND r.user_key = '' AND r.region = '' AND d.state IN ('draft', 'sealed')`, email)
 		if err != nil {
 			return fmt.Errorf("filedrop: resolve recipient: %w", err)
 		}
@@ -67,7 +67,7 @@ func (d *Drops) ResolveRecipient(ctx context.Context, userKey, email string) (in
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("filedrop: resolve recipient: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE drop_recipients SET user_key = ? WHERE email = ? AND user_key = ''`, userKey, email); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE drop_recipients SET user_key = ? WHERE email = ? AND user_key = '' AND region = ''`, userKey, email); err != nil {
 			return fmt.Errorf("filedrop: resolve recipient: %w", err)
 		}
 		for _, b := range drops {
@@ -95,7 +95,7 @@ func (d *Drops) notifyRecipients(dropID string) {
 	}
 	rows, err := d.db.QueryContext(d.bgCtx, `SELECT DISTINCT coalesce(nullif(r.email, ''),
 		(SELECT i.email FROM recipient_identities i WHERE i.user_key = r.user_key ORDER BY i.first_seen LIMIT 1), '')
-		FROM drop_recipients r WHERE r.drop_id = ?`, dropID)
+		FROM drop_recipients r WHERE r.drop_id = ? AND r.region = ''`, dropID)
 	if err != nil {
 		d.logger.Error("filedrop: list recipients to notify", "drop", dropID, "err", err)
 		return

@@ -105,4 +105,23 @@ var migrations = []string{
 	// 2: drafts whose files all arrive in the request that made them (the
 	// plain form); a restart finds such a draft interrupted and abandons it.
 	`ALTER TABLE drops ADD COLUMN one_shot INTEGER NOT NULL DEFAULT 0;`,
+	// 3: drops across regions (forward.go). A recipient of another region
+	// is kept here by name only, with that region; a drop received from
+	// another region's hub records where it came from.
+	`ALTER TABLE drop_recipients ADD COLUMN region TEXT NOT NULL DEFAULT ''; -- '' = this hub's user
+	ALTER TABLE drops ADD COLUMN origin TEXT NOT NULL DEFAULT '';         -- region of the sending hub
+	ALTER TABLE drops ADD COLUMN origin_id TEXT NOT NULL DEFAULT '';      -- the drop's id there
+	CREATE UNIQUE INDEX drops_by_origin ON drops (origin, origin_id) WHERE origin <> '' AND state IN ('draft', 'sealed');
+
+	CREATE TABLE forwards (
+		drop_id      TEXT NOT NULL REFERENCES drops (id),
+		region       TEXT NOT NULL,
+		state        TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'withdrawing', 'done')),
+		attempts     INTEGER NOT NULL DEFAULT 0,
+		next_try     INTEGER NOT NULL DEFAULT 0,
+		last_error   TEXT NOT NULL DEFAULT '',
+		delivered_at INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (drop_id, region)
+	) WITHOUT ROWID;
+	CREATE INDEX forwards_due ON forwards (next_try) WHERE state IN ('pending', 'withdrawing');`,
 }

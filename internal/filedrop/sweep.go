@@ -152,6 +152,12 @@ func (d *Drops) endTx(ctx context.Context, tx *sql.Tx, id string, state State, e
 	if n, _ := res.RowsAffected(); n != 1 {
 		return ErrNotFound
 	}
+	if err := endForwardsTx(ctx, tx, id, state); err != nil {
+		return err
+	}
+	if state == StateWithdrawn {
+		defer d.kickCourier()
+	}
 	return d.appendAudit(ctx, ev)
 }
 

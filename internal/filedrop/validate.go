@@ -78,6 +78,7 @@ type recipientSpec struct {
 	named   string // user key, or lower-cased e-mail
 	userKey string // set for login identities
 	email   string // set for e-mail recipients
+	region  string // another region whose hub the drop is forwarded to; "" = here
 }
 
 // parseRecipient accepts a login identity ("851:sub" for a municipality's
