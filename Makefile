@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test ./internal/ui -run '^$$' -fuzz FuzzSafeReturn -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/audit -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/filedrop -run '^$$' -fuzz FuzzSanitizeName -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/federation -run '^$$' -fuzz FuzzParseEnvelope -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/clamav -run '^$$' -fuzz FuzzParseReply -fuzztime $(FUZZTIME)
 
 clean:

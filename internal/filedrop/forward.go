@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/hubkit/hubkit/internal/audit"
 )
 
@@ -33,11 +35,15 @@ type Router func(userKey, email string) string
 type Courier interface {
 	// Deliver hands a parcel to region's hub. An error wrapping
 	// ErrPermanent will not get better by retrying.
-	Deliver(ctx context.Context, region string, p *Parcel) error
+	// open streams a file's plaintext, checked against its SHA-256.
+	Deliver(ctx context.Context, region string, p *Parcel, open ParcelOpener) error
 	// Withdraw tells region's hub that the drop with id dropID (this
 	// hub's id, Parcel.ID) was withdrawn by its sender.
 	Withdraw(ctx context.Context, region, dropID string) error
 }
+
+// ParcelOpener opens a file of a parcel (see Drops.OpenParcelFile).
+type ParcelOpener func(ctx context.Context, f ParcelFile) (io.ReadCloser, error)
 
 // ErrPermanent marks a Courier error that retrying will not cure (the
 // other hub refused the parcel).
@@ -235,7 +241,8 @@ func (d *Drops) forwardOne(ctx context.Context, dropID, region string) error {
 	if err != nil {
 		return d.forwardFailed(ctx, dropID, region, err)
 	}
-	if err := d.opts.Courier.Deliver(ctx, region, p); err != nil {
+	open := func(ctx context.Context, f ParcelFile) (io.ReadCloser, error) { return d.OpenParcelFile(ctx, p, f) }
+	if err := d.opts.Courier.Deliver(ctx, region, p, open); err != nil {
 		return d.forwardFailed(ctx, dropID, region, err)
 	}
 	return d.withTx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
@@ -375,6 +382,10 @@ func (d *Drops) OpenParcelFile(ctx context.Context, p *Parcel, f ParcelFile) (io
 	}
 	return openBlob(d.blobPath(f.ID), d.id, true, f.Size, f.SHA256)
 }
+
+// Decrypt opens an age stream encrypted to this hub's recipient: a file
+// another hub sent here.
+func (d *Drops) Decrypt(r io.Reader) (io.Reader, error) { return age.Decrypt(r, d.id) }
 
 // Forwards lists the deliveries of a drop to other regions' hubs, for
 // its sender.

@@ -39,7 +39,7 @@ type pipeCourier struct {
 	withdrawn int
 }
 
-func (c *pipeCourier) Deliver(ctx context.Context, region string, p *Parcel) error {
+func (c *pipeCourier) Deliver(ctx context.Context, region string, p *Parcel, open ParcelOpener) error {
 	c.mu.Lock()
 	fail, tamper := c.fail, c.tamper
 	c.mu.Unlock()
@@ -47,7 +47,6 @@ func (c *pipeCourier) Deliver(ctx context.Context, region string, p *Parcel) err
 		return fail
 	}
 	to := c.to[region]
-	sender := c.to[c.from]
 	files := p.Files
 	next := func() (Upload, error) {
 		if len(files) == 0 {
@@ -55,7 +54,7 @@ func (c *pipeCourier) Deliver(ctx context.Context, region string, p *Parcel) err
 		}
 		f := files[0]
 		files = files[1:]
-		rc, err := sender.d.OpenParcelFile(ctx, p, f)
+		rc, err := open(ctx, f)
 		if err != nil {
 			return Upload{}, err
 		}
@@ -285,7 +284,9 @@ func TestReceiveRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := func(b string) FileSource { return Files(Upload{Name: "a.txt", Size: int64(len(b)), Body: strings.NewReader(b)}) }
+	file := func(b string) FileSource {
+		return Files(Upload{Name: "a.txt", Size: int64(len(b)), Body: strings.NewReader(b)})
+	}
 	cases := []struct {
 		name   string
 		from   string
