@@ -53,6 +53,7 @@ type hub struct {
 type hubOptions struct {
 	idle, absolute time.Duration
 	strictLimits   bool // keep the default login rate limits (tests log in often)
+	configure      func(*config.Config)
 }
 
 func freePort(t testing.TB) int {
@@ -110,6 +111,9 @@ func startHub(t testing.TB, opt hubOptions) *hub {
 	}
 	if !opt.strictLimits {
 		cfg.Login.ClientBurst, cfg.Login.ClientPerMinute = 10000, 10000
+	}
+	if opt.configure != nil {
+		opt.configure(cfg)
 	}
 	set, err := region.LoadDir(regions, cfg.Defaults)
 	if err != nil || len(set.Errors) > 0 {
