@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hubkit/hubkit/internal/config"
+	"github.com/hubkit/hubkit/internal/federation"
 	"github.com/hubkit/hubkit/internal/site"
 )
 
@@ -43,6 +44,19 @@ func dropBodyLimit(st *site.Site) int64 {
 		files = int64(*p.MaxFilesPerDrop)
 	}
 	return min(p.MaxFileBytes*files, formBodyCap) + formBodyOverhead
+}
+
+// federationBodyLimit bounds a parcel from another region's hub: every
+// file of a drop at the policy's limits, age's framing (under 0.1 %), and
+// the envelope. It is not capped like a form: hubs send whole drops.
+func federationBodyLimit(st *site.Site) int64 {
+	p := st.Region.FileDrop
+	files := int64(1)
+	if p.MaxFilesPerDrop != nil && *p.MaxFilesPerDrop > 0 {
+		files = int64(*p.MaxFilesPerDrop)
+	}
+	n := p.MaxFileBytes * files
+	return n + n/1024 + federation.MaxEnvelopeBytes + formBodyOverhead
 }
 
 // SecurityHeaders are set on every response of a hub. Cache-Control is set
@@ -98,6 +112,9 @@ func hubRoutes(st *site.Site) []obj {
 		{"match": pathMatch("/readyz"), "handle": []obj{noStore, h("hubkit_ready")}, "terminal": true},
 		{"match": pathMatch("/assets/*"), "handle": []obj{cacheControl("public, max-age=3600"), h("hubkit_ui")}, "terminal": true},
 		{"match": pathMatch("/login", "/auth/*"), "handle": []obj{noStore, bodyLimit(loginBodyLimit), h("hubkit_login")}, "terminal": true},
+		// Other regions' hubs deliver drops here: outside the authenticator,
+		// every request is signed (package federation).
+		{"match": pathMatch(federation.DocPath, "/federation/*"), "handle": []obj{noStore, bodyLimit(federationBodyLimit(st)), h("hubkit_federation")}, "terminal": true},
 		// Upload links are for people without a login: outside the authenticator.
 		{"match": pathMatch("/u/*"), "handle": []obj{noStore, dropLimit, h("hubkit_filedrop")}, "terminal": true},
 		{"match": pathMatch("/drops", "/drops/*"), "handle": []obj{noStore, dropLimit, auth, csrf, h("hubkit_filedrop")}, "terminal": true},

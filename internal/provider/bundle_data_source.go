@@ -41,6 +41,7 @@ type bundleModel struct {
 	Region            types.String `tfsdk:"region"`
 	Dev               types.Bool   `tfsdk:"dev"`
 	Port              types.Int64  `tfsdk:"port"`
+	PeerPorts         types.Map    `tfsdk:"peer_ports"`
 	BundleHash        types.String `tfsdk:"bundle_hash"`
 	Domain            types.String `tfsdk:"domain"`
 	Files             types.Map    `tfsdk:"files"`
@@ -70,6 +71,9 @@ func (d *bundleDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"port": schema.Int64Attribute{Optional: true, Validators: []validator.Int64{int64validator.Between(1, 65535)},
 				Description: "HTTPS port the hub is rendered for: 443 by default, 8443 for development bundles. " +
 					"A development bundle must be served on the port it was rendered for (its identity provider's URLs name it)."},
+			"peer_ports": schema.MapAttribute{Optional: true, ElementType: types.Int64Type,
+				Description: "HTTPS ports of the other regions' hubs by region id, where they differ from `port` (local hubs side by side, " +
+					"each on its own port). The file drop delivers drops for those regions' users there. Default: the same port as this hub."},
 			"bundle_hash": schema.StringAttribute{Computed: true, Description: "sha256 of the bundle's content; it changes exactly when the bundle does."},
 			"domain":      schema.StringAttribute{Computed: true, Description: "Host name the hub is served on."},
 			"files": schema.MapAttribute{Computed: true, ElementType: types.StringType,
@@ -120,6 +124,21 @@ func (d *bundleDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	}
 	id := m.Region.ValueString()
 	opt := bundle.Options{Dev: m.Dev.ValueBool(), Version: version.Version, Port: int(m.Port.ValueInt64())}
+	if !m.PeerPorts.IsNull() && !m.PeerPorts.IsUnknown() {
+		var ports map[string]int64
+		resp.Diagnostics.Append(m.PeerPorts.ElementsAs(ctx, &ports, false)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		opt.PeerPorts = map[string]int{}
+		for id, p := range ports {
+			if p < 1 || p > 65535 {
+				resp.Diagnostics.AddAttributeError(path.Root("peer_ports").AtMapKey(id), "Not a port", fmt.Sprintf("%d is not a TCP port", p))
+				return
+			}
+			opt.PeerPorts[id] = int(p)
+		}
+	}
 	b, err := bundle.Render(set, id, d.data.cfg, opt)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("region"), "Cannot render the bundle", err.Error())

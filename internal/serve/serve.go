@@ -25,6 +25,7 @@ import (
 	_ "github.com/hubkit/hubkit/internal/caddymod/csrf"
 	_ "github.com/hubkit/hubkit/internal/caddymod/devidp"
 	_ "github.com/hubkit/hubkit/internal/caddymod/directory"
+	_ "github.com/hubkit/hubkit/internal/caddymod/federation"
 	_ "github.com/hubkit/hubkit/internal/caddymod/filedrop"
 	_ "github.com/hubkit/hubkit/internal/caddymod/login"
 	_ "github.com/hubkit/hubkit/internal/caddymod/ready"

@@ -226,6 +226,13 @@ func TestRootModuleLocal(t *testing.T) {
 		if LocalPort(cfg, region) != port {
 			t.Errorf("LocalPort(%s) = %d, want %d", region, LocalPort(cfg, region), port)
 		}
+		peers := map[string]int{}
+		for j, other := range regions {
+			if other != region {
+				peers[other] = 9100 + j
+			}
+		}
+		peerJSON, _ := json.Marshal(peers)
 		want := fmt.Sprintf(`{
   "terraform": {"backend": {"local": {"path": %q}}},
   "module": {
@@ -235,7 +242,8 @@ func TestRootModuleLocal(t *testing.T) {
       "regions_dir": %q,
       "config_file": %q,
       "dev": true,
-      "port": %d
+      "port": %d,
+      "peer_ports": %s
     },
     "site": {
       "source": %q,
@@ -250,7 +258,7 @@ func TestRootModuleLocal(t *testing.T) {
     "release_id": {"value": "${module.site.release_id}"}
   }
 }`, filepath.Join(dir, "terraform.tfstate"),
-			filepath.Join(cwd, "modules", "hub"), region, filepath.Join(cwd, "regions"), filepath.Join(cwd, "hubkit.yaml"), port,
+			filepath.Join(cwd, "modules", "hub"), region, filepath.Join(cwd, "regions"), filepath.Join(cwd, "hubkit.yaml"), port, peerJSON,
 			filepath.Join(cwd, "modules", "target-local"), filepath.Join(cwd, "hubs", region), port,
 			devidp.SecretEnv, devidp.SecretEnv)
 		sameJSON(t, region, got, want)
@@ -268,7 +276,8 @@ func TestRootModuleLocal(t *testing.T) {
 		want := fmt.Sprintf(`{
   "terraform": {"backend": {"local": {"path": %q}}},
   "module": {
-    "hub": {"source": %q, "region": "sjaelland", "regions_dir": %q, "dev": false, "port": 9104},
+    "hub": {"source": %q, "region": "sjaelland", "regions_dir": %q, "dev": false, "port": 9104,
+      "peer_ports": {"hovedstaden": 9103, "midtjylland": 9101, "nordjylland": 9100, "syddanmark": 9102}},
     "site": {"source": %q, "hub": "${module.hub}", "dir": %q, "listen": "127.0.0.1:9104"}
   },
   "output": {

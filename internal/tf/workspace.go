@@ -337,6 +337,13 @@ func (r *Runner) rootModule(region, dir string) (map[string]any, error) {
 		}
 		port := LocalPort(r.Config, region)
 		hub["dev"], hub["port"] = lt.Dev, port
+		peers := map[string]int{}
+		for _, o := range kommune.Regions() {
+			if o.ID != region {
+				peers[o.ID] = LocalPort(r.Config, o.ID)
+			}
+		}
+		hub["peer_ports"] = peers
 		site["source"] = filepath.Join(modules, "target-local")
 		site["dir"] = filepath.Join(base, region)
 		site["listen"] = fmt.Sprintf("127.0.0.1:%d", port)

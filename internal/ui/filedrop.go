@@ -64,6 +64,11 @@ type DropContent struct {
 	CanWithdraw bool   // the viewer may withdraw it: its sender, or the owner of the link it came through
 	CanSeal     bool   // a draft with files and no upload open: the sender may send it now
 	Notice      string // catalogue key of a confirmation; "" for none
+	// Forwards are the drop's deliveries to other regions' hubs (sender only).
+	Forwards []filedrop.Forward
+	// RegionNames names the regions by id, for recipients, forwards and
+	// a sender on another region's hub.
+	RegionNames map[string]string
 }
 
 // LinkForm holds what a consultant typed into the new-link form.

@@ -11,4 +11,6 @@ data "hubkit_bundle" "this" {
   region = var.region
   dev    = var.dev
   port   = var.port
+
+  peer_ports = var.peer_ports
 }

@@ -15,6 +15,12 @@ variable "port" {
   default     = null
 }
 
+variable "peer_ports" {
+  description = "HTTPS ports of the other regions' hubs, by region id, where they differ from port (local hubs side by side). The file drop delivers drops for their users there."
+  type        = map(number)
+  default     = null
+}
+
 variable "config_file" {
   description = "hubkit's global configuration file (absolute path). Default: config/hubkit.yaml in Terraform's working directory when it exists, else the built-in defaults."
   type        = string

@@ -67,7 +67,13 @@ func (h *Handler) serveDrop(w http.ResponseWriter, r *http.Request, sess *store.
 	if err != nil {
 		return htmlError(h.explain(r, err, nil, ""), err)
 	}
-	c := ui.DropContent{Drop: d, IsSender: d.Sender.UserKey == a.UserKey, Notice: notice(r)}
+	c := ui.DropContent{Drop: d, IsSender: d.Sender.UserKey == a.UserKey, Notice: notice(r), RegionNames: map[string]string{}}
+	for _, reg := range h.site.Regions {
+		c.RegionNames[reg.ID] = reg.Name
+	}
+	if c.IsSender {
+		c.Forwards, _ = h.drops.Forwards(r.Context(), a, d.ID)
+	}
 	// A drop that came through an upload link is the link owner's to delete.
 	c.CanWithdraw = c.IsSender || d.Sender.LinkID != ""
 	if c.IsSender && d.State == filedrop.StateDraft && len(d.Files) > 0 {

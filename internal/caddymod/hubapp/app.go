@@ -26,6 +26,7 @@ import (
 
 	"github.com/hubkit/hubkit/internal/audit"
 	"github.com/hubkit/hubkit/internal/clamav"
+	"github.com/hubkit/hubkit/internal/federation"
 	"github.com/hubkit/hubkit/internal/filedrop"
 	"github.com/hubkit/hubkit/internal/login"
 	"github.com/hubkit/hubkit/internal/notify"
@@ -89,12 +90,15 @@ type SMTPConfig struct {
 // Site is a region's shared runtime state.
 type Site struct {
 	*site.Site
-	Store   *store.Store
-	Audit   *audit.Log
-	Login   *login.Service
-	Drops   *filedrop.Drops // the file-drop engine, shared across config reloads like Store; nil without a file_drop policy
-	DataDir string
-	Logger  *slog.Logger
+	Store *store.Store
+	Audit *audit.Log
+	Login *login.Service
+	Drops *filedrop.Drops // the file-drop engine, shared across config reloads like Store; nil without a file_drop policy
+	// Federation delivers this region's drops for other regions' users to
+	// their hubs, and receives theirs; nil without a file drop.
+	Federation *federation.Node
+	DataDir    string
+	Logger     *slog.Logger
 
 	mu         sync.Mutex
 	readyCheck []func(context.Context) error
@@ -110,7 +114,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = slog.New(zapslog.NewHandler(ctx.Logger().Core()))
 	a.sites = map[string]*Site{}
 	for id, sc := range a.Sites {
-		s, err := openSite(id, sc, a.logger.With("region", id))
+		s, err := openSite(ctx, id, sc, a.logger.With("region", id))
 		if err != nil {
 			a.Cleanup()
 			return fmt.Errorf("hubkit: region %s: %w", id, err)
@@ -142,7 +146,7 @@ func (s *Site) bindRecipient(ctx context.Context, sess *store.Session) {
 	}
 }
 
-func openSite(id string, sc *SiteConfig, logger *slog.Logger) (*Site, error) {
+func openSite(ctx caddy.Context, id string, sc *SiteConfig, logger *slog.Logger) (*Site, error) {
 	st, err := site.Load(sc.SiteFile)
 	if err != nil {
 		return nil, err
@@ -163,7 +167,11 @@ func openSite(id string, sc *SiteConfig, logger *slog.Logger) (*Site, error) {
 	}
 	key := dropsKey(st, sc)
 	v, _, err := dataPool.LoadOrNew(abs, func() (caddy.Destructor, error) {
-		return openDataFiles(abs, st, sc, key, logger)
+		peers, err := peerClient(st)
+		if err != nil {
+			return nil, err
+		}
+		return openDataFiles(abs, st, sc, key, peers, logger)
 	})
 	if err != nil {
 		return nil, err
@@ -172,9 +180,9 @@ func openSite(id string, sc *SiteConfig, logger *slog.Logger) (*Site, error) {
 	if d.dropsKey != key {
 		// The engine holds the data directory's lock, so a reload cannot
 		// open a second one with the new settings.
-		logger.Warn("file-drop policy, clamd or SMTP settings changed; they take effect when the hub is restarted")
+		logger.Warn("file-drop policy, clamd, SMTP or peer settings changed; they take effect when the hub is restarted")
 	}
-	return &Site{Site: st, Store: d.store, Audit: d.audit, Drops: d.drops, DataDir: abs, Logger: logger}, nil
+	return &Site{Site: st, Store: d.store, Audit: d.audit, Drops: d.drops, Federation: d.node, DataDir: abs, Logger: logger}, nil
 }
 
 // dataPool shares a data directory's open store, audit log and file-drop
@@ -187,13 +195,14 @@ type dataFiles struct {
 	store    *store.Store
 	audit    *audit.Log
 	drops    *filedrop.Drops
+	node     *federation.Node
 	dropsKey string // the settings drops was opened with
 }
 
 // openDataFiles opens a data directory: the store, the audit log, and the
 // file-drop engine with the hub's encryption identity (created 0600 at the
 // first start, never part of a bundle).
-func openDataFiles(dir string, st *site.Site, sc *SiteConfig, key string, logger *slog.Logger) (*dataFiles, error) {
+func openDataFiles(dir string, st *site.Site, sc *SiteConfig, key string, peers *http.Client, logger *slog.Logger) (*dataFiles, error) {
 	db, err := store.Open(filepath.Join(dir, filedrop.StoreFile))
 	if err != nil {
 		return nil, err
@@ -210,7 +219,7 @@ func openDataFiles(dir string, st *site.Site, sc *SiteConfig, key string, logger
 		logger.Warn("the site has no file_drop policy; the file drop is off (render the bundle with hubctl render)")
 		return d, nil
 	}
-	if d.drops, err = openDrops(dir, st, sc, db, log, logger); err != nil {
+	if d.drops, d.node, err = openDrops(dir, st, sc, db, log, peers, logger); err != nil {
 		return nil, errors.Join(err, log.Close(), db.Close())
 	}
 	return d, nil
@@ -257,6 +266,7 @@ func (a *App) Start() error {
 	for _, s := range a.sites {
 		if s.Drops != nil {
 			a.wg.Go(func() { s.Drops.RunSweeper(ctx, time.Minute) })
+			a.wg.Go(func() { s.Drops.RunCourier(ctx, 30*time.Second) })
 		}
 	}
 	a.wg.Go(func() {
@@ -381,31 +391,54 @@ func SessionFrom(r *http.Request) *store.Session {
 }
 
 // openDrops starts the file-drop engine of a data directory with the
-// region's policy and the site's optional scanner and mail relay.
-func openDrops(dir string, st *site.Site, sc *SiteConfig, db *store.Store, log *audit.Log, logger *slog.Logger) (*filedrop.Drops, error) {
+// region's policy, the site's optional scanner and mail relay, and the
+// federation node that carries drops to and from the other regions' hubs.
+func openDrops(dir string, st *site.Site, sc *SiteConfig, db *store.Store, log *audit.Log, peers *http.Client, logger *slog.Logger) (*filedrop.Drops, *federation.Node, error) {
 	id, err := filedrop.LoadOrCreateIdentity(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	opts := filedrop.Options{Policy: st.Region.FileDrop, Logger: logger}
+	sig, err := federation.LoadOrCreateSigningKey(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	node := &federation.Node{Region: st.Region.ID, Key: sig, Peers: federation.Peers(st), HTTP: peers, Logger: logger}
+	opts := filedrop.Options{Policy: st.Region.FileDrop, Logger: logger,
+		Region: st.Region.ID, Route: federation.Router(st), Courier: node}
 	if sc.Clamd != "" {
 		if opts.Scanner, err = clamdClient(sc.Clamd); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	ctx := context.Background()
 	if sc.SMTP != nil {
 		n, err := notify.New(ctx, db, notify.Config{Addr: sc.SMTP.Addr, From: sc.SMTP.From, TLS: sc.SMTP.TLS})
 		if err != nil {
-			return nil, fmt.Errorf("smtp: %w", err)
+			return nil, nil, fmt.Errorf("smtp: %w", err)
 		}
-		hubURL := "https://" + st.Region.Domain + "/drops"
+		hubURL := selfURL(st) + "/drops"
 		opts.Notify = func(ctx context.Context, email string) error {
 			_, err := n.Notify(ctx, email, hubURL)
 			return err
 		}
 	}
-	return filedrop.Open(ctx, db, log, dir, id, opts)
+	d, err := filedrop.Open(ctx, db, log, dir, id, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	node.Attach(d)
+	return d, node, nil
+}
+
+// selfURL is where the hub's users reach it (with the port, for hubs
+// that are not on 443).
+func selfURL(st *site.Site) string {
+	for _, r := range st.Regions {
+		if r.ID == st.Region.ID && r.URL != "" {
+			return r.URL
+		}
+	}
+	return "https://" + st.Region.Domain
 }
 
 // clamdClient parses SiteConfig.Clamd: "unix:PATH", "tcp:HOST:PORT", an
@@ -437,6 +470,7 @@ func dropsKey(st *site.Site, sc *SiteConfig) string {
 		Policy any
 		Clamd  string
 		SMTP   *SMTPConfig
-	}{st.Region.FileDrop, sc.Clamd, sc.SMTP})
+		Peers  map[string]string
+	}{st.Region.FileDrop, sc.Clamd, sc.SMTP, federation.Peers(st)})
 	return string(b)
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddypki"
+
+	"github.com/hubkit/hubkit/internal/site"
 )
 
 // devClient is the HTTP client development hubs use to reach the
@@ -46,4 +48,30 @@ func devClient(ctx caddy.Context) (*http.Client, error) {
 		TLSHandshakeTimeout: 5 * time.Second,
 	}
 	return &http.Client{Transport: tr, Timeout: 15 * time.Second}, nil
+}
+
+// peerClient is the HTTP client a hub reaches the other regions' hubs
+// with. In production that is the system's roots, like any HTTPS client.
+// Development hubs live on *.hub.localhost, each with its own Caddy
+// local CA that no other hub can know: there the peers' certificates are
+// not checked, and hubs on loopback answer only to local processes. The
+// peer documents are then trusted on that basis; deliveries are still
+// signed and encrypted to the receiving hub's key.
+func peerClient(st *site.Site) (*http.Client, error) {
+	if st.Dev == nil && !st.Region.Dev {
+		return &http.Client{Timeout: 30 * time.Minute}, nil
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil || (host != "localhost" && !strings.HasSuffix(host, ".localhost")) {
+				return nil, fmt.Errorf("development hub: peer %s is not on *.localhost", addr)
+			}
+			return dialer.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+		},
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout: 5 * time.Second,
+	}
+	return &http.Client{Transport: tr, Timeout: 30 * time.Minute}, nil
 }
