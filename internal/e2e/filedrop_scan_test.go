@@ -186,7 +186,7 @@ func TestFiledropScanAndNotify(t *testing.T) {
 		if subj := decodeHeader(m.Header.Get("Subject")); subj != notify.Subject {
 			t.Errorf("subject %q, want %q", subj, notify.Subject)
 		}
-		if link := "https://" + domain + "/drops"; !strings.Contains(text, link) {
+		if link := h.base + "/drops"; !strings.Contains(text, link) {
 			t.Errorf("the mail has no link to the hub (%s):\n%s", link, text)
 		}
 		all := text

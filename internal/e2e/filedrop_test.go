@@ -154,10 +154,8 @@ func hubSite(t testing.TB) *hubapp.Site {
 // and expiry take drops away; an upload link is used without a login and
 // then refused.
 //
-// The e2e hub serves Nordjylland only, so the recipient is in another
-// municipality of the same region. That a recipient may be in another
-// region's municipality (by login identity, e.g. 461:… for Odense) is
-// tested in internal/caddymod/filedrop (TestSendReceiveDownload).
+// Recipients in another region, who log in at their own region's hub,
+// are TestFiledropAcrossRegions's.
 func TestFiledropAcrossMunicipalities(t *testing.T) {
 	h := startHub(t, hubOptions{})
 	anna, annaCSRF := h.loggedIn(t, 851, "anna")

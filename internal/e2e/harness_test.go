@@ -36,6 +36,7 @@ const (
 	tenant      = "3d6c8a0e-9f3b-4f21-8d55-0c2a1b7e4f90"
 	otherTenant = "99999999-9f3b-4f21-8d55-0c2a1b7e4f90"
 	domain      = "nordjylland.hub.localhost"
+	southDomain = "syddanmark.hub.localhost"
 )
 
 // hub is a running test hub.
@@ -47,12 +48,19 @@ type hub struct {
 	entra   *testenv.OIDCProvider // Aalborg (851)
 	os2     *testenv.OIDCProvider // Hjørring (860)
 	caRoots *x509.CertPool
+	storage string // Caddy's storage, when it is not under data
+
+	// south is Region Syddanmark's hub in the same Caddy (hubOptions.south),
+	// with Odense (461) logging in through odense.
+	south  *hub
+	odense *testenv.OIDCProvider
 }
 
 // hubOptions vary the hub under test.
 type hubOptions struct {
 	idle, absolute time.Duration
 	strictLimits   bool // keep the default login rate limits (tests log in often)
+	south          bool // serve Region Syddanmark's hub too, for drops across regions
 	configure      func(*config.Config)
 }
 
@@ -98,6 +106,19 @@ func startHub(t testing.TB, opt hubOptions) *hub {
 	os2.OutboundTLS = &testenv.OIDCOutboundTLS{InsecureSkipVerify: true}
 	h.entra = testenv.StartOIDCProvider(t, entra)
 	h.os2 = testenv.StartOIDCProvider(t, os2)
+	if opt.south {
+		h.south = &hub{t: t, port: h.port, base: fmt.Sprintf("https://%s:%d", southDomain, h.port)}
+		odense := testenv.OS2faktorLikeConfig(testenv.OIDCClient{
+			ClientID: "hub-odense", ClientSecret: "secret-hub-odense",
+			RedirectURIs:           []string{h.south.base + "/auth/callback"},
+			PostLogoutRedirectURIs: []string{h.south.base + "/auth/signed-out"},
+			BackchannelLogoutURI:   h.south.base + "/auth/backchannel-logout",
+		}, account("olga", map[string]any{"sub": "olga", "email": "olga@odense.example", "name": "Olga Odense",
+			"roles": []string{"sagsbehandler"}, testenv.NSISLoAClaim: "Substantial"}))
+		odense.OutboundTLS = &testenv.OIDCOutboundTLS{InsecureSkipVerify: true}
+		h.odense = testenv.StartOIDCProvider(t, odense)
+		t.Setenv("E2E_ODENSE_SECRET", "secret-hub-odense")
+	}
 	t.Setenv("E2E_ENTRA_SECRET", "secret-hub-entra")
 	t.Setenv("E2E_OS2_SECRET", "secret-hub-os2")
 
@@ -119,17 +140,31 @@ func startHub(t testing.TB, opt hubOptions) *hub {
 	if err != nil || len(set.Errors) > 0 {
 		t.Fatalf("test regions invalid: %v %v", err, set.Errors)
 	}
-	b, err := bundle.Render(set, "nordjylland", cfg, bundle.Options{Version: "e2e", Port: h.port})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	bdir := filepath.Join(dir, "bundle")
-	if err := b.Write(bdir); err != nil {
-		t.Fatal(err)
+	var bundles []string
+	for _, id := range []string{"nordjylland", "syddanmark"} {
+		if id == "syddanmark" && !opt.south {
+			continue
+		}
+		b, err := bundle.Render(set, id, cfg, bundle.Options{Version: "e2e", Port: h.port})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bdir := filepath.Join(dir, "bundle-"+id)
+		if err := b.Write(bdir); err != nil {
+			t.Fatal(err)
+		}
+		bundles = append(bundles, bdir)
 	}
 	h.data = filepath.Join(dir, "data")
-	cfgJSON, _, err := serve.Config(serve.Options{Bundles: []string{bdir}, DataDir: h.data,
+	dataOpt := h.data
+	if opt.south {
+		// Two hubs: each its own data directory, one Caddy storage.
+		h.storage = h.data
+		h.data = filepath.Join(dataOpt, "nordjylland")
+		h.south.data, h.south.storage = filepath.Join(dataOpt, "syddanmark"), dataOpt
+	}
+	cfgJSON, _, err := serve.Config(serve.Options{Bundles: bundles, DataDir: dataOpt,
 		Listen: fmt.Sprintf("127.0.0.1:%d", h.port)})
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +175,9 @@ func startHub(t testing.TB, opt hubOptions) *hub {
 	}
 	t.Cleanup(func() { _ = caddy.Stop() })
 	h.waitReady()
+	if h.south != nil {
+		h.south.waitReady()
+	}
 	return h
 }
 
@@ -190,6 +228,30 @@ func writeRegions(t testing.TB, h *hub) string {
 	if err := os.WriteFile(filepath.Join(dir, "nordjylland.yaml"), []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if h.odense != nil {
+		src, err := os.ReadFile(filepath.Join(root, "regions", "syddanmark.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(src)
+		start, end := strings.Index(s, "identity_providers:"), strings.Index(s, "resource_persons:")
+		s = s[:start] + fmt.Sprintf(`identity_providers:
+  - kommune: Odense
+    kind: os2faktor
+    issuer: %s
+    client_id: hub-odense
+    client_secret: { env: E2E_ODENSE_SECRET }
+    email_domains: [odense.example]
+    roles:
+      professional: [sagsbehandler]
+    nsis: { minimum: substantial }
+
+`, h.odense.Issuer) + s[end:]
+		s = strings.Replace(s, "domain: syddanmark.hub.example", "domain: "+southDomain+"\ndev: true", 1)
+		if err := os.WriteFile(filepath.Join(dir, "syddanmark.yaml"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return dir
 }
 
@@ -220,7 +282,11 @@ func (h *hub) roots() *x509.CertPool {
 	if h.caRoots != nil {
 		return h.caRoots
 	}
-	pem, err := os.ReadFile(filepath.Join(h.data, "caddy", "pki", "authorities", "local", "root.crt"))
+	storage := h.storage
+	if storage == "" {
+		storage = h.data
+	}
+	pem, err := os.ReadFile(filepath.Join(storage, "caddy", "pki", "authorities", "local", "root.crt"))
 	if err != nil {
 		h.t.Fatalf("Caddy's local CA root: %v", err)
 	}

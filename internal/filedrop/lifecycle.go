@@ -222,6 +222,7 @@ func (d *Drops) Withdraw(ctx context.Context, a Actor, dropID string) error {
 		}
 		return err
 	}
+	d.kickCourier() // other regions' hubs that have the drop must hear of it
 	if _, _, err := d.purge(context.WithoutCancel(ctx), dropID); err != nil {
 		// The drop is already invisible; the sweeper finishes the deletion.
 		d.logger.Error("filedrop: withdrawn drop not yet deleted; the sweeper will retry", "drop", dropID, "err", err)

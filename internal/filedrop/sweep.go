@@ -155,9 +155,6 @@ func (d *Drops) endTx(ctx context.Context, tx *sql.Tx, id string, state State, e
 	if err := endForwardsTx(ctx, tx, id, state); err != nil {
 		return err
 	}
-	if state == StateWithdrawn {
-		defer d.kickCourier()
-	}
 	return d.appendAudit(ctx, ev)
 }
 
