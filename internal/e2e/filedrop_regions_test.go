@@ -240,4 +240,24 @@ func TestFiledropBrowserAcrossRegions(t *testing.T) {
 	if !strings.HasPrefix(got, sum(body)+" attachment;") || !strings.Contains(got, "filename*=UTF-8''Handleplan%20%C3%A6%C3%B8%C3%A5.pdf") {
 		t.Errorf("the browser's download: %q, want SHA-256 %s as an attachment with the UTF-8 name", got, sum(body))
 	}
+
+	// Past its retention date the drop is gone, on both hubs.
+	dropURL, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().AddDate(0, 0, 91) // beyond any retention the policy allows
+	for _, region := range []string{"nordjylland", "syddanmark"} {
+		if res, err := siteOf(t, region).Drops.Sweep(context.Background(), later); err != nil || res.Expired != 1 {
+			t.Fatalf("%s sweep: %+v %v", region, res, err)
+		}
+	}
+	step("the expired drop", chromedp.Navigate(dropURL), chromedp.WaitVisible(chromedp.CSS("main")))
+	if main := text("main"); strings.Contains(main, sum(body)) || strings.Contains(main, "SAG-BROWSER-ODENSE") {
+		t.Errorf("the expired drop is still shown\n%s", main)
+	}
+	step("olga's inbox", chromedp.Navigate(s.base+"/drops"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if main := text("main"); strings.Contains(main, "SAG-BROWSER-ODENSE") {
+		t.Errorf("the expired drop is still in the inbox\n%s", main)
+	}
 }
