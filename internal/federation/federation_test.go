@@ -47,7 +47,7 @@ type hub struct {
 func intp(n int) *int { return &n }
 
 // newHubs starts Nordjylland and Syddanmark, each knowing the other.
-func newHubs(t *testing.T) (north, south *hub) {
+func newHubs(t testing.TB) (north, south *hub) {
 	north, south = &hub{}, &hub{}
 	mk := func(h *hub, id string) {
 		dir := t.TempDir()
@@ -73,7 +73,7 @@ func newHubs(t *testing.T) (north, south *hub) {
 		h.srv.StartTLS()
 		t.Cleanup(h.srv.Close)
 		h.node = &Node{Region: id, Key: key, Logger: slog.New(slog.DiscardHandler)}
-		pol := region.FileDropPolicy{MaxFileBytes: 1 << 20, MaxFilesPerDrop: intp(3), DefaultRetentionDays: intp(30), MaxRetentionDays: intp(90)}
+		pol := region.FileDropPolicy{MaxFileBytes: 256 << 20, MaxFilesPerDrop: intp(3), DefaultRetentionDays: intp(30), MaxRetentionDays: intp(90)}
 		h.drops, err = filedrop.Open(ctx, st, log, dir, age, filedrop.Options{Policy: pol, Region: id, Route: Router(testSite(id)),
 			Courier: h.node, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
@@ -91,7 +91,7 @@ func newHubs(t *testing.T) (north, south *hub) {
 	return north, south
 }
 
-func (h *hub) send(t *testing.T, body []byte, recipients ...string) *filedrop.Drop {
+func (h *hub) send(t testing.TB, body []byte, recipients ...string) *filedrop.Drop {
 	t.Helper()
 	dr, err := h.drops.CreateDrop(ctx, anna, filedrop.DropSpec{CaseRef: "2026-77", Purpose: filedrop.PurposeConsent, Recipients: recipients})
 	if err != nil {

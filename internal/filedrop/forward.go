@@ -515,7 +515,10 @@ func (d *Drops) Receive(ctx context.Context, from string, p *Parcel, next FileSo
 		if err != nil {
 			return fail(fmt.Errorf("%w: %v", ErrPermanent, err))
 		}
-		if err := d.checkDeclared(want.Size); err != nil || want.Size < 0 {
+		if want.Size < 0 {
+			return fail(fmt.Errorf("%w: file %d has no size", ErrPermanent, i+1))
+		}
+		if err := d.checkDeclared(want.Size); err != nil {
 			return fail(fmt.Errorf("%w: file %d: %v", ErrPermanent, i+1, err))
 		}
 		in, err := d.ingest(ctx, u.Body, want.Size, d.pol.maxFileBytes, tooLarge(d.pol.maxFileBytes))
