@@ -211,11 +211,53 @@ partners:`
 	if code != 0 || strings.Count(out, " ready ") != 5 {
 		t.Errorf("status: exit %d\n%s", code, out)
 	}
+
+	// A drop from Aalborg to Odense crosses from one hub process to
+	// another, each with its own port, data, keys and certificate authority.
+	c, base, page := p.devLogin(t, "nordjylland", 851, "aalborg-konsulent", "/drops/new")
+	m := csrfRe.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the new-drop page\n%s", tail(page, 20))
+	}
+	payload := randomBytes(200_000)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, body := postMultipart(t, c, base+"/drops?csrf="+url.QueryEscape(m[1]),
+		mfield("recipients", "fagperson.demo@"+devidp.EmailDomain(461)), mfield("case_ref", "SAG-PROV-1"),
+		mfield("purpose", "consent"), mfile("plan.pdf", payload))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send from Aalborg: %s\n%s", resp.Status, tail(body, 20))
+	}
+	odense, southBase, _ := p.devLogin(t, "syddanmark", 461, "odense-fagperson", "/drops")
+	var inbox string
+	waitFor(t, 60*time.Second, "the drop in Odense's inbox on Syddanmark's hub", func() bool {
+		_, inbox = get(t, odense, southBase+"/drops")
+		return strings.Contains(inbox, "SAG-PROV-1")
+	})
+	d := regexp.MustCompile(`href="(/drops/[0-9a-f]{32})"`).FindStringSubmatch(inbox)
+	if d == nil {
+		t.Fatalf("no drop link in the inbox\n%s", tail(inbox, 30))
+	}
+	_, dp := get(t, odense, southBase+d[1])
+	f := fileLinkRe.FindStringSubmatch(dp)
+	if f == nil || !strings.Contains(dp, sum(payload)) {
+		t.Fatalf("drop page on Syddanmark's hub\n%s", tail(dp, 30))
+	}
+	if resp, got := get(t, odense, southBase+f[1]); resp.StatusCode != 200 || got != string(payload) {
+		t.Errorf("download in Odense: %s, %d bytes, same %v", resp.Status, len(got), got == string(payload))
+	}
 }
 
 // devLoginAndGet logs in to a local hub through its development identity
 // provider and fetches path.
 func (p *project) devLoginAndGet(t *testing.T, region string, kommune int, user, path string) string {
+	t.Helper()
+	_, _, body := p.devLogin(t, region, kommune, user, path)
+	return body
+}
+
+// devLogin logs in to a local hub and returns the logged-in client, the
+// hub's base URL and the page at path.
+func (p *project) devLogin(t *testing.T, region string, kommune int, user, path string) (*http.Client, string, string) {
 	t.Helper()
 	port := p.basePort + map[string]int{"nordjylland": 0, "midtjylland": 1, "syddanmark": 2, "hovedstaden": 3, "sjaelland": 4}[region]
 	base := fmt.Sprintf("https://%s.hub.localhost:%d", region, port)
@@ -237,7 +279,7 @@ func (p *project) devLoginAndGet(t *testing.T, region string, kommune int, user,
 	if resp.StatusCode != 200 || resp.Request.URL.Path != strings.SplitN(path, "?", 2)[0] {
 		t.Fatalf("dev login as %s ended at %s: %s\n%s", user, resp.Request.URL, resp.Status, tail(body, 20))
 	}
-	return body
+	return c, base, body
 }
 
 func tail(s string, n int) string {
