@@ -227,7 +227,7 @@ func (d *Drops) WriteChunk(ctx context.Context, a Actor, uploadID string, offset
 		return s.committed, err
 	}
 	defer seg.abort()
-	n, readErr, writeErr := pump(ctx, io.MultiWriter(seg, h), r, remaining)
+	n, readErr, writeErr := pump(ctx, r, remaining, seg, h)
 	discard := func(err error) (int64, error) {
 		seg.abort() // no write may land after the truncation
 		f.Truncate(s.blobBytes)
@@ -363,7 +363,7 @@ func (d *Drops) inspectPart(ctx context.Context, in *ingested) (mediaType string
 			return "", fmt.Errorf("%w: %v", ErrScanFailed, err)
 		}
 		defer scan.Close()
-		_, readErr, writeErr := pump(ctx, io.MultiWriter(sn, scanWriter{scan}), br, in.size)
+		_, readErr, writeErr := pump(ctx, br, in.size, sn, scanWriter{scan})
 		var se *scanError
 		switch {
 		case errors.As(writeErr, &se):

@@ -171,7 +171,7 @@ func (d *Drops) ingest(ctx context.Context, r io.Reader, declared, limit int64, 
 		defer scan.Close()
 		sinks = append(sinks, scanWriter{scan})
 	}
-	n, readErr, writeErr := pump(ctx, io.MultiWriter(sinks...), r, limit)
+	n, readErr, writeErr := pump(ctx, r, limit, sinks...)
 	var se *scanError
 	switch {
 	case errors.As(writeErr, &se):
