@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,6 +157,19 @@ func post(t *testing.T, h *hub, path string, body []byte, headers map[string]str
 
 func TestRefusesUnauthenticated(t *testing.T) {
 	north, south := newHubs(t)
+	var docFetches atomic.Int32
+	north.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == DocPath {
+			docFetches.Add(1)
+		}
+		north.node.ServeHTTP(w, r)
+	})
+	t.Cleanup(func() {
+		// Bad signatures may refetch the sender's document, but not every time.
+		if n := docFetches.Load(); n < 1 || n > 2 {
+			t.Errorf("the receiving hub fetched the sender's peer document %d times", n)
+		}
+	})
 	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
 	withdrawal := func(mod func(*Envelope)) *Envelope {
 		e := &Envelope{Kind: KindWithdrawal, From: "nordjylland", To: "syddanmark", IssuedAt: time.Now().UTC(), DropID: strings.Repeat("a", 32)}

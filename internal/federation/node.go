@@ -17,9 +17,13 @@ import (
 )
 
 // docTTL is how long a peer document is trusted before it is fetched
-// again; a signature that fails to verify refetches at once (a peer that
-// was restored with a new key).
-const docTTL = 10 * time.Minute
+// again; a signature that fails to verify refetches it (a peer restored
+// with a new key), but not more often than docRefresh, so that requests
+// with bad signatures cannot make a hub fetch documents in a loop.
+const (
+	docTTL     = 10 * time.Minute
+	docRefresh = time.Minute
+)
 
 // Node is one hub's end of the federation: it delivers this hub's
 // forwards (filedrop.Courier) and receives the other hubs' (ServeHTTP).
@@ -82,7 +86,7 @@ func (n *Node) peerDoc(ctx context.Context, region string, fresh bool) (*PeerDoc
 	n.mu.Lock()
 	c, ok := n.docs[region]
 	n.mu.Unlock()
-	if ok && !fresh && n.now().Sub(c.at) < docTTL {
+	if age := n.now().Sub(c.at); ok && (age < docRefresh || !fresh && age < docTTL) {
 		return c.doc, nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+DocPath, nil)

@@ -285,13 +285,14 @@ func (d *Drops) forwardFailed(ctx context.Context, dropID, region string, cause 
 		if permanent {
 			state = forwardFailed
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE forwards SET state = ?, attempts = ?, next_try = ?, last_error = ?
+		res, err := tx.ExecContext(ctx, `UPDATE forwards SET state = ?, attempts = ?, next_try = ?, last_error = ?
 			WHERE drop_id = ? AND region = ? AND state = 'pending'`,
-			state, attempts, nanos(d.now().Add(backoff(attempts))), msg, dropID, region); err != nil {
+			state, attempts, nanos(d.now().Add(backoff(attempts))), msg, dropID, region)
+		if err != nil {
 			return fmt.Errorf("filedrop: forwards: %w", err)
 		}
-		if !permanent {
-			return nil
+		if n, _ := res.RowsAffected(); n == 0 || !permanent {
+			return nil // retried later, or the drop ended meanwhile and nothing is owed
 		}
 		var caseRef string
 		tx.QueryRowContext(ctx, `SELECT case_ref FROM drops WHERE id = ?`, dropID).Scan(&caseRef)
