@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,18 +8,18 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"io"
 	"math/big"
 	"net"
 	"net/mail"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hubkit/hubkit/internal/testenv"
 )
 
 // sink is a running SMTP sink (testdata/smtpsink.py on Debian's aiosmtpd).
@@ -35,87 +34,18 @@ type sinkOptions struct {
 	User, Password string
 }
 
-// startSink starts the sink and stops it when the test ends.
+// startSink starts the sink (testenv.StartSMTPSink) and stops it when
+// the test ends.
 func startSink(t *testing.T, opts sinkOptions) *sink {
 	t.Helper()
-	py, err := pythonWithAiosmtpd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	out := filepath.Join(dir, "mail")
-	if err := os.Mkdir(out, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	s := &sink{Dir: out}
-	args := []string{filepath.Join("testdata", "smtpsink.py"), out}
+	var o testenv.SMTPSinkOptions
+	var roots *x509.CertPool
 	if opts.TLS {
-		cert, key, roots := selfSigned(t, dir)
-		args = append(args, "--tls", cert, key)
-		s.Roots = roots
+		o.TLSCert, o.TLSKey, roots = selfSigned(t, t.TempDir())
 	}
-	if opts.User != "" {
-		args = append(args, "--user", opts.User, "--password", opts.Password)
-	}
-	cmd := exec.Command(py, args...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start SMTP sink: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		ready <- strings.TrimSpace(line)
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case line := <-ready:
-		port, ok := strings.CutPrefix(line, "READY ")
-		if !ok {
-			<-exited
-			t.Fatalf("SMTP sink did not start (printed %q):\n%s", line, stderr.String())
-		}
-		s.Addr = net.JoinHostPort("127.0.0.1", port)
-	case <-time.After(30 * time.Second):
-		t.Fatal("SMTP sink did not print READY within 30s")
-	}
-	return s
-}
-
-// pythonWithAiosmtpd finds a Python that can import aiosmtpd: Debian's
-// python3-aiosmtpd is installed for /usr/bin/python3, which need not be
-// the first python3 on PATH.
-func pythonWithAiosmtpd() (string, error) {
-	candidates := []string{"/usr/bin/python3"}
-	if p, err := exec.LookPath("python3"); err == nil {
-		candidates = append(candidates, p)
-	}
-	for _, p := range candidates {
-		if exec.Command(p, "-c", "import aiosmtpd").Run() == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("no python3 with aiosmtpd: install Debian's python3-aiosmtpd (make deps, or apt-get install python3-aiosmtpd)")
+	o.User, o.Password = opts.User, opts.Password
+	s := testenv.StartSMTPSink(t, o)
+	return &sink{Addr: s.Addr, Dir: s.Dir, Roots: roots}
 }
 
 func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -27,10 +27,16 @@ type SMTPSink struct {
 	Dir  string
 }
 
+// SMTPSinkOptions make the sink require more of its clients.
+type SMTPSinkOptions struct {
+	TLSCert, TLSKey string // PEM files: offer and require STARTTLS with them
+	User, Password  string // require AUTH with these
+}
+
 // StartSMTPSink starts the sink and stops it when the test ends. It fails
 // the test when no python3 with aiosmtpd is installed (.ci/install-deps
 // installs python3-aiosmtpd).
-func StartSMTPSink(t testing.TB) *SMTPSink {
+func StartSMTPSink(t testing.TB, opts ...SMTPSinkOptions) *SMTPSink {
 	t.Helper()
 	py, err := pythonWithAiosmtpd()
 	if err != nil {
@@ -41,7 +47,16 @@ func StartSMTPSink(t testing.TB) *SMTPSink {
 		t.Fatal(err)
 	}
 	script := filepath.Join(RepoRoot(t), "internal", "notify", "testdata", "smtpsink.py")
-	cmd := exec.Command(py, script, out)
+	args := []string{script, out}
+	for _, o := range opts {
+		if o.TLSCert != "" {
+			args = append(args, "--tls", o.TLSCert, o.TLSKey)
+		}
+		if o.User != "" {
+			args = append(args, "--user", o.User, "--password", o.Password)
+		}
+	}
+	cmd := exec.Command(py, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
