@@ -41,8 +41,11 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	testenv.RequireNoAxeViolations(ctx, t)
 
-	do("filter the chooser", chromedp.SendKeys(chromedp.ID("kommune-q"), "aalb"), chromedp.Submit(chromedp.ID("kommune-q")),
-		chromedp.WaitVisible(chromedp.CSS(`a[href^="/auth/start?kommune=851"]`)))
+	do("filter the chooser", chromedp.SendKeys(chromedp.ID("kommune-q"), "aalb"), chromedp.Submit(chromedp.ID("kommune-q")))
+	// The unfiltered chooser has Aalborg's link too: wait for the filtered
+	// page itself, or the click can land on the page being left.
+	waitFor(t, 30*time.Second, "the filtered chooser", func() bool { return strings.Contains(location(), "q=aalb") })
+	do("the filtered chooser", chromedp.WaitVisible(chromedp.CSS(`a[href^="/auth/start?kommune=851"]`)))
 	do("choose Aalborg", chromedp.Click(chromedp.CSS(`a[href^="/auth/start?kommune=851"]`)),
 		chromedp.WaitVisible(chromedp.ID("username")))
 	if loc := location(); !strings.HasPrefix(loc, h.entra.BaseURL) {
