@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile" // the caddyfile adapter
 )
 
@@ -62,6 +63,30 @@ func Golden(t *testing.T, update bool) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s adapts differently from %s (go test -update rewrites it):\n%s", f, golden, got)
+		}
+	}
+}
+
+// RegionCase is one Caddyfile line for a handler whose one argument is its
+// region, and what it should give: the region, or an error containing
+// WantErr.
+type RegionCase struct{ In, Region, WantErr string }
+
+// UnmarshalRegion runs cases through parse, which unmarshals a fresh
+// handler from the dispenser and returns the region it took.
+func UnmarshalRegion(t *testing.T, cases []RegionCase, parse func(*caddyfile.Dispenser) (string, error)) {
+	t.Helper()
+	for _, tt := range cases {
+		region, err := parse(caddyfile.NewTestDispenser(tt.In))
+		switch {
+		case tt.WantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.WantErr) {
+				t.Errorf("%q: error %v, want one containing %q", tt.In, err, tt.WantErr)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.In, err)
+		case region != tt.Region:
+			t.Errorf("%q: region %q, want %q", tt.In, region, tt.Region)
 		}
 	}
 }

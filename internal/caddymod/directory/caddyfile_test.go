@@ -2,7 +2,6 @@ package caddydirectory
 
 import (
 	"flag"
-	"strings"
 	"testing"
 
 	"github.com/hubkit/hubkit/internal/caddymod/caddytest"
@@ -18,24 +17,14 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 func TestCaddyfileAdapt(t *testing.T) { caddytest.Golden(t, *update) }
 
 func TestUnmarshalCaddyfile(t *testing.T) {
-	tests := []struct{ in, region, wantErr string }{
-		{in: "hubkit_directory nordjylland", region: "nordjylland"},
-		{in: "hubkit_directory", wantErr: "missing the region id"},
-		{in: "hubkit_directory nordjylland national", wantErr: `unexpected argument "national"`},
-		{in: "hubkit_directory nordjylland {\n\tscope national\n}", wantErr: "takes no block"},
-	}
-	for _, tt := range tests {
+	caddytest.UnmarshalRegion(t, []caddytest.RegionCase{
+		{In: "hubkit_directory nordjylland", Region: "nordjylland"},
+		{In: "hubkit_directory", WantErr: "missing the region id"},
+		{In: "hubkit_directory nordjylland national", WantErr: `unexpected argument "national"`},
+		{In: "hubkit_directory nordjylland {\n\tscope national\n}", WantErr: "takes no block"},
+	}, func(d *caddyfile.Dispenser) (string, error) {
 		var h Handler
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.in))
-		switch {
-		case tt.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%q: error %v, want one containing %q", tt.in, err, tt.wantErr)
-			}
-		case err != nil:
-			t.Errorf("%q: %v", tt.in, err)
-		case h.Region != tt.region:
-			t.Errorf("%q: region %q, want %q", tt.in, h.Region, tt.region)
-		}
-	}
+		err := h.UnmarshalCaddyfile(d)
+		return h.Region, err
+	})
 }

@@ -2,7 +2,6 @@ package caddyfederation
 
 import (
 	"flag"
-	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -16,22 +15,13 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 func TestCaddyfileAdapt(t *testing.T) { caddytest.Golden(t, *update) }
 
 func TestUnmarshalCaddyfile(t *testing.T) {
-	for _, tt := range []struct{ in, region, wantErr string }{
-		{in: "hubkit_federation syddanmark", region: "syddanmark"},
-		{in: "hubkit_federation", wantErr: "missing the region id"},
-		{in: "hubkit_federation a b", wantErr: `unexpected argument "b"`},
-	} {
+	caddytest.UnmarshalRegion(t, []caddytest.RegionCase{
+		{In: "hubkit_federation syddanmark", Region: "syddanmark"},
+		{In: "hubkit_federation", WantErr: "missing the region id"},
+		{In: "hubkit_federation a b", WantErr: `unexpected argument "b"`},
+	}, func(d *caddyfile.Dispenser) (string, error) {
 		var h Handler
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.in))
-		switch {
-		case tt.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%q: error %v, want one containing %q", tt.in, err, tt.wantErr)
-			}
-		case err != nil:
-			t.Errorf("%q: %v", tt.in, err)
-		case h.Region != tt.region:
-			t.Errorf("%q: region %q, want %q", tt.in, h.Region, tt.region)
-		}
-	}
+		err := h.UnmarshalCaddyfile(d)
+		return h.Region, err
+	})
 }

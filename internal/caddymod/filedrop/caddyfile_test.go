@@ -2,7 +2,6 @@ package caddyfiledrop
 
 import (
 	"flag"
-	"strings"
 	"testing"
 
 	"github.com/hubkit/hubkit/internal/caddymod/caddytest"
@@ -19,24 +18,14 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 func TestCaddyfileAdapt(t *testing.T) { caddytest.Golden(t, *update) }
 
 func TestUnmarshalCaddyfile(t *testing.T) {
-	tests := []struct{ in, region, wantErr string }{
-		{in: "hubkit_filedrop nordjylland", region: "nordjylland"},
-		{in: "hubkit_filedrop", wantErr: "missing the region id"},
-		{in: "hubkit_filedrop nordjylland extra", wantErr: `unexpected argument "extra"`},
-		{in: "hubkit_filedrop nordjylland {\n\tmax_size 1GB\n}", wantErr: "takes no block"},
-	}
-	for _, tt := range tests {
+	caddytest.UnmarshalRegion(t, []caddytest.RegionCase{
+		{In: "hubkit_filedrop nordjylland", Region: "nordjylland"},
+		{In: "hubkit_filedrop", WantErr: "missing the region id"},
+		{In: "hubkit_filedrop nordjylland extra", WantErr: `unexpected argument "extra"`},
+		{In: "hubkit_filedrop nordjylland {\n\tmax_size 1GB\n}", WantErr: "takes no block"},
+	}, func(d *caddyfile.Dispenser) (string, error) {
 		var h Handler
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.in))
-		switch {
-		case tt.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%q: error %v, want one containing %q", tt.in, err, tt.wantErr)
-			}
-		case err != nil:
-			t.Errorf("%q: %v", tt.in, err)
-		case h.Region != tt.region:
-			t.Errorf("%q: region %q, want %q", tt.in, h.Region, tt.region)
-		}
-	}
+		err := h.UnmarshalCaddyfile(d)
+		return h.Region, err
+	})
 }
