@@ -165,6 +165,11 @@ type Log struct {
 	path string
 	now  func() time.Time
 
+	// Repaired, when not empty, says what Open repaired: a torn last line
+	// that the head file proves was never a completed append. The caller
+	// records it (EventRepaired) and logs it.
+	Repaired string
+
 	mu   sync.Mutex
 	f    *os.File
 	seq  uint64
@@ -214,7 +219,11 @@ func (l *Log) open(f *os.File) error {
 			return fmt.Errorf("audit: %s has mode %v and cannot be made 0600: %w", l.path, fi.Mode().Perm(), err)
 		}
 	}
-	last, ok, err := readTail(f, fi.Size())
+	size := fi.Size()
+	if size, err = l.repairTornTail(f, size); err != nil {
+		return err
+	}
+	last, ok, err := readTail(f, size)
 	if err != nil {
 		return &ChainError{Path: l.path, Seq: last.Seq, Msg: "last record: " + err.Error()}
 	}
@@ -236,6 +245,62 @@ func (l *Log) open(f *os.File) error {
 		return err
 	}
 	return nil
+}
+
+// repairTornTail cuts off an incomplete last line when the head file proves
+// it: Append writes the line, flushes it and only then moves the head on, so
+// a torn line after the record the head names is an append that never
+// returned, and no caller was told it was recorded. The torn bytes are kept
+// beside the log (<log>.torn-<time>), not deleted. Anything else is left
+// for readTail to report. It returns the log's size afterwards.
+func (l *Log) repairTornTail(f *os.File, size int64) (int64, error) {
+	if size == 0 {
+		return 0, nil
+	}
+	n := min(size, MaxLine+1)
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, size-n); err != nil && err != io.EOF {
+		return size, fmt.Errorf("audit: %w", err)
+	}
+	if buf[n-1] == '\n' {
+		return size, nil
+	}
+	i := bytes.LastIndexByte(buf, '\n')
+	if i < 0 && n < size {
+		return size, nil
+	}
+	keep := size - n + int64(i+1) // bytes up to and including the last newline
+	h, hok, err := readHead(headPath(l.path))
+	if err != nil || !hok {
+		return size, nil
+	}
+	if keep == 0 {
+		if h.Seq != 0 {
+			return size, nil
+		}
+	} else {
+		j := bytes.LastIndexByte(buf[:i], '\n')
+		if j < 0 && keep > int64(i+1) {
+			return size, nil
+		}
+		r, err := decode(buf[j+1 : i])
+		if err != nil || r.Seq != h.Seq || r.Hash != h.Hash {
+			return size, nil
+		}
+	}
+	torn := buf[i+1:]
+	aside := fmt.Sprintf("%s.torn-%d", l.path, time.Now().UnixNano())
+	if err := replaceFile(aside, torn); err != nil {
+		return size, fmt.Errorf("audit: keep the torn last line aside: %w", err)
+	}
+	if err := f.Truncate(keep); err != nil {
+		return size, fmt.Errorf("audit: cut the torn last line: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return size, fmt.Errorf("audit: %w", err)
+	}
+	l.Repaired = fmt.Sprintf("cut an incomplete last line of %d bytes (an append the hub never completed; kept as %s)", len(torn), filepath.Base(aside))
+	return keep, nil
 }
 
 // readTail returns the last record of a log of the given size, checking its hash.

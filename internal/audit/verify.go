@@ -69,11 +69,18 @@ func readHead(path string) (h head, ok bool, err error) {
 // head or the new one, never a mix.
 func writeHead(path string, h head) error {
 	b, _ := json.Marshal(h)
-	b = append(b, '\n')
+	if err := replaceFile(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("audit: write head: %w", err)
+	}
+	return nil
+}
+
+// replaceFile writes b to path atomically, mode 0600.
+func replaceFile(path string, b []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return fmt.Errorf("audit: write head: %w", err)
+		return err
 	}
 	_, err = f.Write(b)
 	if err == nil {
@@ -88,10 +95,7 @@ func writeHead(path string, h head) error {
 	if err == nil {
 		err = syncDir(filepath.Dir(path))
 	}
-	if err != nil {
-		return fmt.Errorf("audit: write head: %w", err)
-	}
-	return nil
+	return err
 }
 
 func syncDir(dir string) error {
@@ -211,27 +215,9 @@ func scan(path string, upTo *head, fn func(Record, []byte) error) (Summary, erro
 		}
 		lineNo++
 		line := sc.Bytes()
-		if line[len(line)-1] != '\n' {
-			return s, fail(lineNo, 0, "the last line is incomplete: the hub stopped while writing it, or the file was cut")
-		}
-		r, err := decode(line[:len(line)-1])
-		if err != nil {
-			return s, fail(lineNo, r.Seq, "%v", err)
-		}
-		switch {
-		case r.Seq == s.LastSeq+1:
-		case s.LastSeq == 0:
-			return s, fail(lineNo, r.Seq, "first record has seq %d, want 1: records were removed from the start", r.Seq)
-		case r.Seq > s.LastSeq:
-			return s, fail(lineNo, r.Seq, "seq %d follows %d: a record was deleted or moved", r.Seq, s.LastSeq)
-		default:
-			return s, fail(lineNo, r.Seq, "seq %d follows %d: records were reordered or duplicated", r.Seq, s.LastSeq)
-		}
-		if r.Prev != s.Head {
-			if lineNo == 1 {
-				return s, fail(lineNo, r.Seq, "prev of the first record is not the genesis value: records were removed from the start")
-			}
-			return s, fail(lineNo, r.Seq, "prev does not match the hash of line %d: a record was replaced", lineNo-1)
+		r, msg := checkLine(line, lineNo, s.LastSeq, s.Head)
+		if msg != "" {
+			return s, fail(lineNo, r.Seq, "%s", msg)
 		}
 		if fn != nil {
 			if err := fn(r, line); err != nil {
@@ -253,4 +239,33 @@ func scan(path string, upTo *head, fn func(Record, []byte) error) (Summary, erro
 		return s, err
 	}
 	return s, checkHead(path, h, ok, s.LastSeq, s.Head)
+}
+
+// checkLine checks one line (with its newline) of the log against the
+// record before it (prevSeq 0 and Genesis for the first). msg is empty for
+// a good record and otherwise says what is wrong; r is what could be read.
+func checkLine(line []byte, lineNo int, prevSeq uint64, prevHash string) (r Record, msg string) {
+	if line[len(line)-1] != '\n' {
+		return Record{}, "the last line is incomplete: the hub stopped while writing it, or the file was cut"
+	}
+	r, err := decode(line[:len(line)-1])
+	if err != nil {
+		return r, err.Error()
+	}
+	switch {
+	case r.Seq == prevSeq+1:
+	case prevSeq == 0:
+		return r, fmt.Sprintf("first record has seq %d, want 1: records were removed from the start", r.Seq)
+	case r.Seq > prevSeq:
+		return r, fmt.Sprintf("seq %d follows %d: a record was deleted or moved", r.Seq, prevSeq)
+	default:
+		return r, fmt.Sprintf("seq %d follows %d: records were reordered or duplicated", r.Seq, prevSeq)
+	}
+	if r.Prev != prevHash {
+		if lineNo == 1 {
+			return r, "prev of the first record is not the genesis value: records were removed from the start"
+		}
+		return r, fmt.Sprintf("prev does not match the hash of line %d: a record was replaced", lineNo-1)
+	}
+	return r, ""
 }
