@@ -44,6 +44,13 @@ type head struct {
 	Hash string `json:"hash"`
 }
 
+// HeadSeq returns the seq the head file of the log at path names; ok is
+// false when there is no head file. It reads nothing else.
+func HeadSeq(path string) (seq uint64, ok bool, err error) {
+	h, ok, err := readHead(headPath(path))
+	return h.Seq, ok, err
+}
+
 // readHead reads the head file; ok is false if it does not exist.
 func readHead(path string) (h head, ok bool, err error) {
 	b, err := os.ReadFile(path)

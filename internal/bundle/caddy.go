@@ -149,6 +149,10 @@ func siteConfig(fd config.FileDrop) obj {
 	if fd.SMTPAddr != "" {
 		sc["smtp"] = obj{"addr": fd.SMTPAddr, "from": fd.SMTPFrom, "tls": fd.SMTPTLS}
 	}
+	if n, err := fd.MinFreeBytes(); err == nil && n != config.DefaultMinFree {
+		// config.Load has checked it; the default is the hub's own.
+		sc["min_free_bytes"] = n
+	}
 	return sc
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,11 @@ log is intact, 1 when not (the line of the first break is printed).`,
 			sum, err := audit.Verify(path)
 			if err != nil {
 				fmt.Fprintln(a.stdout, "BROKEN:", err)
+				if acks, _ := audit.ReadAcknowledgements(path); len(acks) > 0 {
+					for _, k := range acks {
+						fmt.Fprintf(a.stdout, "  acknowledged %s by %s: %q (%d break(s))\n", k.Time.Format("2006-01-02 15:04"), k.By, k.Reason, len(k.Breaks))
+					}
+				}
 				return exitError{1}
 			}
 			fmt.Fprintf(a.stdout, "ok  %s: %d records intact", path, sum.Records)
@@ -40,6 +46,41 @@ log is intact, 1 when not (the line of the first break is printed).`,
 	}
 	verify.Flags().StringVar(&data, "data", "", "the hub's data directory (holding audit.log)")
 	_ = verify.MarkFlagRequired("data")
+
+	var reason string
+	ack := &cobra.Command{
+		Use:   "acknowledge",
+		Short: "Accept the breaks in a hub's audit chain so that the hub starts again",
+		Long: `A hub refuses to start when its audit chain is broken (a record edited, removed
+or reordered), naming the line. Investigate first: keep a copy of audit.log and
+audit.log.head, and restore them from backup if they were damaged by accident.
+If the log is to stay as it is, acknowledge lists every break, records them with
+your reason and your user name in audit.log.ack, and the hub's next start goes
+on and writes the acknowledgement into the chain itself. A break found later is
+not covered. Run it with the hub stopped.`,
+		Example: `  hubctl audit acknowledge --data /var/lib/hubkit/nordjylland --reason "INC-4711: disk error, log kept for the investigation"`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path := filepath.Join(data, audit.FileName)
+			breaks, err := audit.Acknowledge(path, operatorName(), reason)
+			if err != nil {
+				return err
+			}
+			if len(breaks) == 0 {
+				fmt.Fprintf(a.stdout, "%s: no unacknowledged break; nothing to acknowledge\n", path)
+				return nil
+			}
+			for _, b := range breaks {
+				fmt.Fprintf(a.stdout, "acknowledged  %s:%d: %s\n", path, b.Line, b.Msg)
+			}
+			fmt.Fprintf(a.stdout, "%d break(s) acknowledged; the hub's next start records this in the chain\n", len(breaks))
+			return nil
+		},
+	}
+	ack.Flags().StringVar(&data, "data", "", "the hub's data directory (holding audit.log)")
+	ack.Flags().StringVar(&reason, "reason", "", "why the breaks are accepted (incident or ticket number, what was checked)")
+	_ = ack.MarkFlagRequired("data")
+	_ = ack.MarkFlagRequired("reason")
 
 	var caseRef, person string
 	export := &cobra.Command{
@@ -73,6 +114,17 @@ e.g. 851:sub or tid:oid). Nothing is written when the chain is broken.`,
 	export.Flags().StringVar(&caseRef, "case", "", "case reference")
 	export.Flags().StringVar(&person, "person", "", "person (user key)")
 	_ = export.MarkFlagRequired("data")
-	cmd.AddCommand(verify, export)
+	cmd.AddCommand(verify, ack, export)
 	return cmd
+}
+
+// operatorName names who runs a command, for acknowledgements: the user
+// behind sudo when there is one.
+func operatorName() string {
+	for _, k := range []string{"SUDO_USER", "USER", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return fmt.Sprintf("uid %d", os.Getuid())
 }

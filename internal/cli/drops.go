@@ -11,6 +11,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
+	"github.com/hubkit/hubkit/internal/datadir"
 	"github.com/hubkit/hubkit/internal/filedrop"
 	"github.com/hubkit/hubkit/internal/region"
 	// The file drop's Caddy module, for `hubctl serve` and `hubctl up`.
@@ -40,6 +41,9 @@ stays stopped past retention dates, e.g. before a backup or a hand-over.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := os.Stat(filepath.Join(data, filedrop.StoreFile)); err != nil {
 				return fmt.Errorf("%s holds no hub database (%s): give the data directory of a hub (--data)", data, filedrop.StoreFile)
+			}
+			if err := datadir.Preflight(data); err != nil {
+				return err
 			}
 			pol, err := purgePolicy(a.cfg.Defaults)
 			if err != nil {

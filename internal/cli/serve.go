@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -56,14 +54,13 @@ mode listens on loopback only.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			a.printHubs(hubs, true)
-			return serve.Run(ctx, cfg)
+			return serve.RunUntilSignal(cmd.Context(), cfg)
 		},
 	}
 	cmd.Flags().StringSliceVar(&opt.Bundles, "bundle", nil, "bundle directory to serve (repeatable)")
 	cmd.Flags().StringVar(&opt.DataDir, "data", "", "data directory (sessions, audit log); per region below it when serving several")
+	cmd.Flags().DurationVar(&opt.GracePeriod, "grace-period", serve.DefaultGracePeriod, "on SIGTERM, how long requests in flight (uploads) may take to finish before they are cut")
 	cmd.Flags().StringVar(&opt.Listen, "listen", "", "listen address host:port (default from the bundle: :443, or 127.0.0.1:8443 in dev)")
 	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: local HTTPS and the development identity provider")
 	cmd.Flags().BoolVar(&all, "all", false, "with --dev: serve all five regions")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/viper"
 
 	"github.com/hubkit/hubkit/internal/region"
@@ -50,6 +51,24 @@ type FileDrop struct {
 	SMTPAddr string `mapstructure:"smtp_addr"`
 	SMTPFrom string `mapstructure:"smtp_from"`
 	SMTPTLS  string `mapstructure:"smtp_tls"` // starttls (default), tls or none
+	// MinFree is the free space below which the hub refuses new uploads
+	// early (HTTP 507), as a size: "1GiB" (the default when empty), "500MB".
+	MinFree string `mapstructure:"min_free"`
+}
+
+// DefaultMinFree is file_drop.min_free when not set.
+const DefaultMinFree = 1 << 30
+
+// MinFreeBytes is MinFree in bytes.
+func (f FileDrop) MinFreeBytes() (int64, error) {
+	if f.MinFree == "" {
+		return DefaultMinFree, nil
+	}
+	n, err := humanize.ParseBytes(f.MinFree)
+	if err != nil || n > 1<<62 {
+		return 0, fmt.Errorf("file_drop.min_free %q is not a size; write e.g. 1GiB or 500MB", f.MinFree)
+	}
+	return int64(n), nil
 }
 
 // Targets say where hubctl plan/apply deploy hubs.
@@ -119,6 +138,7 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("file_drop.smtp_addr", "")
 	v.SetDefault("file_drop.smtp_from", "")
 	v.SetDefault("file_drop.smtp_tls", "")
+	v.SetDefault("file_drop.min_free", "")
 	v.SetDefault("targets.local.dir", ".hubkit/hubs")
 	v.SetDefault("targets.local.base_port", 8451)
 	v.SetDefault("targets.local.dev", true)
@@ -183,6 +203,9 @@ func (c *Config) validate() error {
 	}
 	if c.FileDrop.SMTPAddr != "" && c.FileDrop.SMTPFrom == "" {
 		problems = append(problems, "file_drop.smtp_from is required with file_drop.smtp_addr")
+	}
+	if _, err := c.FileDrop.MinFreeBytes(); err != nil {
+		problems = append(problems, err.Error())
 	}
 	if p := c.Targets.Local.BasePort; p < 1 || p > 65535-5 {
 		problems = append(problems, fmt.Sprintf("targets.local.base_port %d is not a port", p))

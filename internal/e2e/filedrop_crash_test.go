@@ -39,19 +39,21 @@ import (
 // loopback port, with its configuration, state and data in a temp dir. It
 // can be killed and started again on the same data.
 type hubProc struct {
-	tb      testing.TB
-	bin     string
-	dir     string // temp root: config, state, log
-	cfg     string
-	bundle  string // the rendered dev bundle
-	data    string // --data
-	region  string
-	port    int
-	base    string // https://<region>.hub.localhost:<port>
-	cmd     *exec.Cmd
-	waitCh  chan error // the process's exit, from the one goroutine that waits for it
-	logFile string
-	starts  int
+	tb       testing.TB
+	bin      string
+	dir      string // temp root: config, state, log
+	cfg      string
+	bundle   string // the rendered dev bundle
+	data     string // --data
+	region   string
+	port     int
+	base     string // https://<region>.hub.localhost:<port>
+	cmd      *exec.Cmd
+	waitCh   chan error // the process's exit, from the one goroutine that waits for it
+	logFile  string
+	starts   int
+	args     []string // more arguments of hubctl serve, e.g. --grace-period
+	lastExit int      // exit code of the last process, once its exit was received
 }
 
 // hubProcSecret is the dev client secret shared by the hub and its dev
@@ -106,25 +108,7 @@ func newHubProc(tb testing.TB, regionID, regionsDir string) *hubProc {
 // start runs the hub and waits until /healthz answers 200.
 func (p *hubProc) start() {
 	p.tb.Helper()
-	p.starts++
-	logf, err := os.OpenFile(p.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		p.tb.Fatal(err)
-	}
-	fmt.Fprintf(logf, "=== start %d\n", p.starts)
-	cmd := exec.Command(p.bin, "serve", "--config", p.cfg, "--bundle", p.bundle,
-		"--listen", fmt.Sprintf("127.0.0.1:%d", p.port), "--data", p.data)
-	cmd.Dir = p.dir
-	cmd.Env = append(os.Environ(), devidp.SecretEnv+"="+hubProcSecret)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		p.tb.Fatal(err)
-	}
-	logf.Close() // the child has its own descriptor
-	exited := make(chan error, 1)
-	go func() { _, err := cmd.Process.Wait(); exited <- err }()
-	p.cmd, p.waitCh = cmd, exited
+	exited := p.launch()
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: p.region + ".hub.localhost"}}}
 	defer c.CloseIdleConnections()
@@ -148,6 +132,76 @@ func (p *hubProc) start() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// launch starts the hub process and returns the channel of its exit.
+func (p *hubProc) launch() chan error {
+	p.tb.Helper()
+	p.starts++
+	logf, err := os.OpenFile(p.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	fmt.Fprintf(logf, "=== start %d\n", p.starts)
+	cmd := exec.Command(p.bin, append([]string{"serve", "--config", p.cfg, "--bundle", p.bundle,
+		"--listen", fmt.Sprintf("127.0.0.1:%d", p.port), "--data", p.data}, p.args...)...)
+	cmd.Dir = p.dir
+	cmd.Env = append(os.Environ(), devidp.SecretEnv+"="+hubProcSecret)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		p.tb.Fatal(err)
+	}
+	logf.Close() // the child has its own descriptor
+	exited := make(chan error, 1)
+	go func() {
+		st, err := cmd.Process.Wait()
+		if st != nil {
+			p.lastExit = st.ExitCode() // read after the channel receive
+		}
+		exited <- err
+	}()
+	p.cmd, p.waitCh = cmd, exited
+	return exited
+}
+
+// startRefused runs the hub on data it must refuse: it returns the
+// output of this start once the process has exited with an error, and
+// fails the test if the hub comes up or exits 0.
+func (p *hubProc) startRefused() string {
+	p.tb.Helper()
+	before := len(p.log())
+	exited := p.launch()
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		p.kill()
+		p.tb.Fatalf("hubctl serve did not exit on data it must refuse\n%s", tail(p.log(), 40))
+	}
+	code := p.lastExit
+	p.cmd, p.waitCh = nil, nil
+	out := p.log()[before:]
+	if code == 0 {
+		p.tb.Fatalf("hubctl serve exited 0 on data it must refuse\n%s", out)
+	}
+	return out
+}
+
+// terminate sends SIGTERM and waits for the process to exit; it returns
+// the exit code and how long the stop took.
+func (p *hubProc) terminate(limit time.Duration) (int, time.Duration) {
+	p.tb.Helper()
+	start := time.Now()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.waitCh:
+	case <-time.After(limit):
+		p.kill()
+		p.tb.Fatalf("hubctl serve did not exit within %v of SIGTERM\n%s", limit, tail(p.log(), 40))
+	}
+	code := p.lastExit
+	p.cmd, p.waitCh = nil, nil
+	return code, time.Since(start)
 }
 
 // kill sends SIGKILL and waits for the process to be gone.

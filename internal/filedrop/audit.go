@@ -41,6 +41,7 @@ const (
 	reasonInfected    = "infected"
 	reasonScanFailed  = "scan_failed"
 	reasonIncomplete  = "incomplete"
+	reasonStorageFull = "storage_full"
 	reasonCorrupt     = "corrupt"
 	reasonRetention   = "retention"
 	reasonAbandoned   = "abandoned"

@@ -1,6 +1,7 @@
 package filedrop
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -84,6 +85,33 @@ func (d *Drops) install(tmp, fileID string) error {
 		return err
 	}
 	return nil
+}
+
+// markPending records, before a blob is installed under its final name,
+// that it is not committed yet: the proof Recover needs to delete it if
+// the commit never comes. The row does not follow the request's
+// cancellation: the blob is complete on disk.
+func (d *Drops) markPending(ctx context.Context, fileID string) error {
+	if _, err := d.db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO pending_blobs (file_id, created_at) VALUES (?, ?)`,
+		fileID, nanos(d.now())); err != nil {
+		return fmt.Errorf("filedrop: record pending blob: %w", err)
+	}
+	return nil
+}
+
+// unmarkPending forgets a pending blob whose upload failed after its blob
+// was removed. A row left behind (the delete failed) is harmless: Recover
+// removes rows without a blob.
+func (d *Drops) unmarkPending(fileID string) {
+	d.db.ExecContext(context.Background(), `DELETE FROM pending_blobs WHERE file_id = ?`, fileID)
+}
+
+// discardUncommitted removes the blob of an upload that failed before its
+// commit, and its pending row.
+func (d *Drops) discardUncommitted(fileID string) {
+	if d.removeBlob(fileID) == nil {
+		d.unmarkPending(fileID)
+	}
 }
 
 // removeBlob deletes a file's blob (and any part or temp file of it) and

@@ -43,6 +43,8 @@ type Drops struct {
 
 	kick chan struct{} // wakes RunCourier
 
+	quarantineAt string // name of this start's quarantine directory, set by Recover
+
 	bg       sync.WaitGroup // background notifications
 	bgCtx    context.Context
 	bgCancel context.CancelFunc

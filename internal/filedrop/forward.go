@@ -522,17 +522,20 @@ func (d *Drops) Receive(ctx context.Context, from string, p *Parcel, next FileSo
 		if err := d.checkDeclared(want.Size); err != nil {
 			return fail(fmt.Errorf("%w: file %d: %v", ErrPermanent, i+1, err))
 		}
+		if err := d.checkSpace(want.Size); err != nil {
+			return fail(err)
+		}
 		in, err := d.ingest(ctx, u.Body, want.Size, d.pol.maxFileBytes, tooLarge(d.pol.maxFileBytes))
 		if err != nil {
 			return fail(err)
 		}
 		if in.sha256 != strings.ToLower(want.SHA256) {
-			d.removeBlob(in.fileID)
+			d.discardUncommitted(in.fileID)
 			return fail(fmt.Errorf("%w: file %d does not match the SHA-256 its sender recorded", ErrCorrupt, i+1))
 		}
 		ev := audit.Event{Type: EventUpload, Actor: actor, Case: v.caseRef, Detail: map[string]string{"name": name, "region": from}}
 		if _, err := d.commitFile(ctx, dropID, name, in, d.pol.maxFiles, ev, nil); err != nil {
-			d.removeBlob(in.fileID)
+			d.discardUncommitted(in.fileID)
 			return fail(err)
 		}
 	}

@@ -174,6 +174,9 @@ func (d *Drops) linkSubmit(ctx context.Context, l *linkRow, message, ip string, 
 		if limit <= 0 || u.Size > limit {
 			return nil, dropID, limitErr
 		}
+		if err := d.checkSpace(u.Size); err != nil {
+			return nil, dropID, err
+		}
 		in, err := d.ingest(ctx, u.Body, u.Size, limit, limitErr)
 		if err != nil {
 			return nil, dropID, err
@@ -181,7 +184,7 @@ func (d *Drops) linkSubmit(ctx context.Context, l *linkRow, message, ip string, 
 		ev := audit.Event{Type: EventUpload, Actor: actor, Case: l.CaseRef, IP: ip}
 		f, err := d.commitFile(ctx, dropID, name, in, l.MaxFiles, ev, nil)
 		if err != nil {
-			d.removeBlob(in.fileID)
+			d.discardUncommitted(in.fileID)
 			return nil, dropID, err
 		}
 		used += f.Size

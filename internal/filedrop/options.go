@@ -44,6 +44,10 @@ type Options struct {
 	// LinkAttemptsPerMinute bounds link uses (and passphrase guesses) per
 	// client address; default 20 (a burst of that many, then one every 3 s).
 	LinkAttemptsPerMinute int
+	// MinFreeBytes is the free space of the blob directory's file system
+	// below which new uploads are refused early with ErrStorageFull;
+	// DefaultMinFree when 0, no floor when negative.
+	MinFreeBytes int64
 	// Logger receives operational messages (never case content); default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now. Tests set it.

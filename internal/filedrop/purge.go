@@ -38,6 +38,10 @@ func PurgeDataDir(ctx context.Context, dataDir string, opts Options, now time.Ti
 		return SweepResult{}, err
 	}
 	defer log.Close()
+	// A purge appends to the chain, so it checks it first, as a start does.
+	if _, err := log.CheckAtStart(ctx); err != nil {
+		return SweepResult{}, err
+	}
 	id, err := loadIdentity(filepath.Join(dataDir, filepath.FromSlash(KeyFile)))
 	if errors.Is(err, fs.ErrNotExist) {
 		id, err = age.GenerateX25519Identity()

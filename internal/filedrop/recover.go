@@ -16,7 +16,8 @@ import (
 // RecoverResult counts what Recover cleaned up.
 type RecoverResult struct {
 	TempRemoved    int // temporary blobs of single-shot uploads cut off by a crash
-	OrphansRemoved int // blobs and part files without metadata
+	OrphansRemoved int // proven orphans removed: part files without an upload, blobs of uncommitted uploads (pending_blobs)
+	Quarantined    int // blobs nothing in the store explains: moved to <data>/quarantine, never deleted
 	PartsRestored  int // finished uploads put back as parts (crash between rename and commit)
 	PartsTrimmed   int // part files cut back to their last committed segment
 	LinkUploads    int // link submissions a crash interrupted (their links stay usable)
@@ -35,7 +36,11 @@ type RecoverResult struct {
 //   - a blob (<id>.age) without a drop_files row: renamed but never
 //     committed. If a resumable upload still owns that file id, the blob
 //     is its finished part and is put back as <id>.age.part, so the client
-//     can call FinishUpload again; otherwise it is removed.
+//     can call FinishUpload again; if pending_blobs names it, it is the
+//     orphan of an upload whose commit never came, and is removed.
+//     Otherwise nothing proves what it is (a store restored from an older
+//     backup, a blob copied in by hand): it is moved to quarantine, with an
+//     error in the log, and never deleted.
 //   - a part file (<id>.age.part) without an upload session: removed; with
 //     one, cut back to the last segment the session committed (a chunk
 //     the crash interrupted is discarded, the client resumes from
@@ -87,12 +92,20 @@ func (d *Drops) Recover(ctx context.Context) (RecoverResult, error) {
 			}
 		}
 	}
+	if err := d.forgetPending(ctx); err != nil {
+		return res, err
+	}
 	if res.Missing, err = d.countMissing(ctx); err != nil {
 		return res, err
 	}
+	if res.Quarantined > 0 {
+		d.logger.Error("filedrop: blobs that no drop, upload or pending commit explains were moved to quarantine, not deleted; "+
+			"check whether the store (hub.db) is older than the blobs (restored from an older backup?) and restore the matching one",
+			"quarantined", res.Quarantined, "dir", d.quarantineDir())
+	}
 	if res != (RecoverResult{}) {
 		d.logger.Info("filedrop: recovered after an unclean stop", "temp_removed", res.TempRemoved,
-			"orphans_removed", res.OrphansRemoved, "parts_restored", res.PartsRestored, "parts_trimmed", res.PartsTrimmed,
+			"orphans_removed", res.OrphansRemoved, "quarantined", res.Quarantined, "parts_restored", res.PartsRestored, "parts_trimmed", res.PartsTrimmed,
 			"link_uploads", res.LinkUploads, "purged", res.Purged, "missing", res.Missing)
 	}
 	return res, nil
@@ -157,10 +170,83 @@ func (d *Drops) recoverFile(ctx context.Context, dir, name string, res *RecoverR
 		if !errors.Is(err, sql.ErrNoRows) {
 			return false, fmt.Errorf("filedrop: recover: %w", err)
 		}
-		res.OrphansRemoved++
-		return true, removeIfExists(path)
+		err = d.db.QueryRowContext(ctx, `SELECT 1 FROM pending_blobs WHERE file_id = ?`, id).Scan(&one)
+		if err == nil {
+			res.OrphansRemoved++
+			if err := removeIfExists(path); err != nil {
+				return false, err
+			}
+			if _, err := d.db.ExecContext(ctx, `DELETE FROM pending_blobs WHERE file_id = ?`, id); err != nil {
+				return false, fmt.Errorf("filedrop: recover: %w", err)
+			}
+			return true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return false, fmt.Errorf("filedrop: recover: %w", err)
+		}
+		res.Quarantined++
+		return true, d.quarantine(path)
 	}
 	return false, nil
+}
+
+// quarantineDir is where Recover moves blobs it cannot explain; one
+// directory per hub process start, next to blobs/.
+func (d *Drops) quarantineDir() string {
+	if d.quarantineAt == "" {
+		d.quarantineAt = d.now().Format("20060102T150405Z")
+	}
+	return filepath.Join(filepath.Dir(d.blobs), QuarantineDir, d.quarantineAt)
+}
+
+// QuarantineDir holds, below the data directory, blobs Recover could not
+// explain. The hub never deletes anything there; see docs/operations.md.
+const QuarantineDir = "quarantine"
+
+func (d *Drops) quarantine(path string) error {
+	dir := d.quarantineDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("filedrop: recover: quarantine: %w", err)
+	}
+	if err := os.Rename(path, filepath.Join(dir, filepath.Base(path))); err != nil {
+		return fmt.Errorf("filedrop: recover: quarantine: %w", err)
+	}
+	d.logger.Error("filedrop: moved an unexplained blob to quarantine", "blob", filepath.Base(path), "dir", dir)
+	return syncDir(dir)
+}
+
+// forgetPending removes pending_blobs rows that no longer need to prove
+// anything: their blob is gone (the upload failed and cleaned up, or
+// Recover removed it).
+func (d *Drops) forgetPending(ctx context.Context) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT file_id FROM pending_blobs`)
+	if err != nil {
+		return fmt.Errorf("filedrop: recover: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("filedrop: recover: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("filedrop: recover: %w", err)
+	}
+	for _, id := range ids {
+		if validID(id) {
+			if _, err := os.Stat(d.blobPath(id)); err == nil {
+				continue
+			}
+		}
+		if _, err := d.db.ExecContext(ctx, `DELETE FROM pending_blobs WHERE file_id = ?`, id); err != nil {
+			return fmt.Errorf("filedrop: recover: %w", err)
+		}
+	}
+	return nil
 }
 
 // recoverOneShotDrafts abandons drafts whose request ended with the

@@ -77,6 +77,9 @@ func (d *Drops) BeginUpload(ctx context.Context, a Actor, dropID, name string, t
 	if err := d.checkRoom(ctx, dropID, d.pol.maxFiles); err != nil {
 		return fail(err)
 	}
+	if err := d.checkSpace(totalSize); err != nil {
+		return fail(err)
+	}
 	uploadID, fileID := newID(), newID()
 	if err := d.createPart(fileID); err != nil {
 		return "", err
@@ -209,6 +212,9 @@ func (d *Drops) WriteChunk(ctx context.Context, a Actor, uploadID string, offset
 		return s.committed, &OffsetError{Got: offset, Want: s.committed}
 	}
 	remaining := s.total - s.committed
+	if err := d.checkSpace(remaining); err != nil {
+		return s.committed, err
+	}
 	h, err := d.openHashState(s.hashState)
 	if err != nil {
 		return s.committed, err

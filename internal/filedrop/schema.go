@@ -124,4 +124,13 @@ var migrations = []string{
 		PRIMARY KEY (drop_id, region)
 	) WITHOUT ROWID;
 	CREATE INDEX forwards_due ON forwards (next_try) WHERE state IN ('pending', 'withdrawing');`,
+	// 4: blobs installed under their final name whose commit has not
+	// happened yet. The row is written before the rename and removed in the
+	// commit's transaction, so Recover can prove that a blob without a
+	// drop_files row is the orphan of an unfinished upload, and deletes
+	// nothing it cannot prove (see recover.go).
+	`CREATE TABLE pending_blobs (
+		file_id    TEXT PRIMARY KEY,
+		created_at INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }

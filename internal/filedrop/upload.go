@@ -54,13 +54,16 @@ func (d *Drops) AddFile(ctx context.Context, a Actor, dropID, name string, decla
 	if err := d.checkRoom(ctx, dropID, d.pol.maxFiles); err != nil {
 		return fail(err)
 	}
+	if err := d.checkSpace(declaredSize); err != nil {
+		return fail(err)
+	}
 	in, err := d.ingest(ctx, r, declaredSize, d.pol.maxFileBytes, tooLarge(d.pol.maxFileBytes))
 	if err != nil {
 		return fail(err)
 	}
 	f, err := d.commitFile(ctx, dropID, clean, in, d.pol.maxFiles, ev, nil)
 	if err != nil {
-		d.removeBlob(in.fileID)
+		d.discardUncommitted(in.fileID)
 		return fail(err)
 	}
 	return f, nil
@@ -210,7 +213,11 @@ func (d *Drops) ingest(ctx context.Context, r io.Reader, declared, limit int64, 
 		return nil, fmt.Errorf("filedrop: close blob: %w", err)
 	}
 	d.crash("ingest-synced")
+	if err := d.markPending(ctx, in.fileID); err != nil {
+		return nil, err
+	}
 	if err := d.install(tmp, in.fileID); err != nil {
+		d.unmarkPending(in.fileID)
 		return nil, err
 	}
 	installed = true
@@ -265,6 +272,9 @@ func (d *Drops) commitFile(ctx context.Context, dropID, name string, in *ingeste
 		if _, err := tx.ExecContext(ctx, `UPDATE drops SET file_count = file_count + 1, total_bytes = total_bytes + ? WHERE id = ?`, f.Size, dropID); err != nil {
 			return fmt.Errorf("filedrop: record file: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_blobs WHERE file_id = ?`, f.ID); err != nil {
+			return fmt.Errorf("filedrop: record file: %w", err)
+		}
 		if extra != nil {
 			if err := extra(tx); err != nil {
 				return err
@@ -284,6 +294,9 @@ func (d *Drops) commitFile(ctx context.Context, dropID, name string, in *ingeste
 
 // reasonFor names an error in a failure record.
 func reasonFor(err error) string {
+	if IsStorageFull(err) {
+		return reasonStorageFull
+	}
 	for _, c := range []struct {
 		target error
 		reason string

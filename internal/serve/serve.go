@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -40,7 +41,14 @@ type Options struct {
 	DataDir string
 	// Listen overrides the listen address of the bundles (host:port).
 	Listen string
+	// GracePeriod is how long a stopping hub lets requests in flight
+	// (uploads) finish before it cuts them; DefaultGracePeriod when zero.
+	GracePeriod time.Duration
 }
+
+// DefaultGracePeriod lets a large upload on a slow line finish, and stays
+// below systemd's default TimeoutStopSec (90 s) and the unit's.
+const DefaultGracePeriod = 30 * time.Second
 
 // Hub is one served region.
 type Hub struct {
@@ -137,6 +145,7 @@ func Config(opt Options) ([]byte, []Hub, error) {
 	// Certificates and Caddy's local CA live with the hubs' data, not in
 	// the home directory of whoever runs hubctl.
 	merged["storage"] = obj{"module": "file_system", "root": filepath.Join(storageBase(opt), "caddy")}
+	setGracePeriod(merged, opt.GracePeriod)
 	out, err := json.Marshal(merged)
 	return out, hubs, err
 }
@@ -193,11 +202,39 @@ func addDevIdP(cfg obj, hubs []Hub) {
 	auto["policies"] = append(auto["policies"].([]any), obj{"subjects": []string{devidp.Host}, "issuers": []obj{{"module": "internal"}}})
 }
 
-// Run serves the configuration until ctx ends.
+// setGracePeriod sets the HTTP app's grace period: on a stop, listeners
+// close at once and requests in flight get this long to finish.
+func setGracePeriod(cfg obj, d time.Duration) {
+	if d <= 0 {
+		d = DefaultGracePeriod
+	}
+	if h := dig(cfg, "apps", "http"); h != nil {
+		h["grace_period"] = d.String()
+	}
+}
+
+// Run serves the configuration until ctx ends, then stops at once.
+// In-process tests use it; a hub process uses RunUntilSignal.
 func Run(ctx context.Context, cfgJSON []byte) error {
 	if err := caddy.Load(cfgJSON, true); err != nil {
 		return err
 	}
+	<-ctx.Done()
+	return caddy.Stop()
+}
+
+// RunUntilSignal serves the configuration until SIGTERM or SIGINT (or ctx
+// ends), and then stops the way Caddy's own binary does: the listeners
+// close, requests in flight get the grace period to finish, the hub's
+// store, audit log and file drop are closed cleanly, and the process
+// exits 0, so the next start has nothing to recover. (caddy.Stop alone
+// would not wait: Caddy waits for requests only when the process is
+// exiting through its signal handling.) A second SIGINT quits at once.
+func RunUntilSignal(ctx context.Context, cfgJSON []byte) error {
+	if err := caddy.Load(cfgJSON, true); err != nil {
+		return err
+	}
+	caddy.TrapSignals()
 	<-ctx.Done()
 	return caddy.Stop()
 }

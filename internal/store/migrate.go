@@ -44,6 +44,13 @@ var migrations = []string{
 		expires_at INTEGER NOT NULL
 	) WITHOUT ROWID;
 	CREATE INDEX login_states_by_expiry ON login_states (expires_at);`,
+	// 2: the public half of each key the hub created or adopted, so that a
+	// start can tell a missing or swapped key file (package datadir).
+	`CREATE TABLE hub_keys (
+		name        TEXT PRIMARY KEY,  -- the key file, relative to the data directory
+		public      TEXT NOT NULL,     -- age recipient or base64 Ed25519 public key
+		recorded_at INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // Migrate brings the tables of component up to date by running the steps

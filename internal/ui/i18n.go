@@ -286,6 +286,8 @@ var catalogue = map[string][2]string{
 		"Something went wrong on the hub. Please try again shortly."},
 	"error.503.title":   {"Hubben er midlertidigt utilgængelig", "The hub is temporarily unavailable"},
 	"error.503.body":    {"Prøv igen om lidt.", "Please try again shortly."},
+	"error.507.title":   {"Hubbens lager er fuldt", "The hub's storage is full"},
+	"error.507.body":    {"Intet af det, du sendte, blev gemt. Prøv igen senere; en påbegyndt upload kan genoptages.", "Nothing of what you sent was kept. Please try again later; an upload already started can be resumed."},
 	"error.other.title": {"Der opstod en fejl", "Something went wrong"},
 	"error.other.body":  {"Siden kunne ikke vises. Prøv igen.", "The page could not be shown. Please try again."},
 }
@@ -293,7 +295,7 @@ var catalogue = map[string][2]string{
 // errorKey is the catalogue prefix of an error status's texts.
 func errorKey(status int) string {
 	switch status {
-	case 400, 401, 403, 404, 405, 413, 429, 500, 503:
+	case 400, 401, 403, 404, 405, 413, 429, 500, 503, 507:
 		return fmt.Sprintf("error.%d", status)
 	}
 	return "error.other"

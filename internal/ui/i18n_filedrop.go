@@ -121,8 +121,10 @@ var fileDropCatalogue = map[string][2]string{
 	"drops.err.incomplete":   {"Overførslen blev afbrudt, før alle data var modtaget. Intet blev sendt. Prøv igen.", "The upload was cut off before all data arrived. Nothing was sent. Please try again."},
 	"drops.err.form":         {"Formularen kunne ikke læses. Genindlæs siden og prøv igen.", "The form could not be read. Reload the page and try again."},
 	"drops.err.files_again":  {"Vælg filerne igen: af sikkerhedshensyn husker browseren dem ikke.", "Choose the files again: for security, the browser does not keep them."},
-	"drops.err.internal":     {"Der opstod en fejl på hubben. Intet blev sendt. Prøv igen om lidt.", "Something went wrong on the hub. Nothing was sent. Please try again shortly."},
-	"drops.err.busy":         {"Forsendelsen er ved at blive ændret andetsteds. Genindlæs siden.", "The transfer is being changed elsewhere. Reload the page."},
+	"drops.err.storage_full": {"Hubbens lager er fuldt, så intet af filen blev gemt. Uploaden kan genoptages, når der er gjort plads. Kontakt sikkerhedskonsulenterne, hvis det varer ved.",
+		"The hub's storage is full, so nothing of the file was kept. The upload can be resumed once space has been freed. Contact the security consultants if this persists."},
+	"drops.err.internal": {"Der opstod en fejl på hubben. Intet blev sendt. Prøv igen om lidt.", "Something went wrong on the hub. Nothing was sent. Please try again shortly."},
+	"drops.err.busy":     {"Forsendelsen er ved at blive ændret andetsteds. Genindlæs siden.", "The transfer is being changed elsewhere. Reload the page."},
 
 	// One drop.
 	"drop.heading": {"Sag %s", "Case %s"},

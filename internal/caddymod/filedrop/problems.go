@@ -57,6 +57,11 @@ func (h *Handler) explain(r *http.Request, err error, body *bodyReader, name str
 	if body != nil && body.err != nil && tooBig(body.err) || tooBig(err) {
 		return problem{http.StatusRequestEntityTooLarge, "files", t("drops.err.too_large", size)}
 	}
+	if filedrop.IsStorageFull(err) {
+		h.logger.Error("file drop: the hub's storage is full; the upload was refused and nothing of the file was kept",
+			"error", err, "path", r.URL.Path)
+		return problem{http.StatusInsufficientStorage, "files", t("drops.err.storage_full")}
+	}
 	var ve *filedrop.ValidationError
 	switch {
 	case errors.As(err, &ve):

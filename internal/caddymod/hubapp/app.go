@@ -26,6 +26,7 @@ import (
 
 	"github.com/hubkit/hubkit/internal/audit"
 	"github.com/hubkit/hubkit/internal/clamav"
+	"github.com/hubkit/hubkit/internal/datadir"
 	"github.com/hubkit/hubkit/internal/federation"
 	"github.com/hubkit/hubkit/internal/filedrop"
 	"github.com/hubkit/hubkit/internal/login"
@@ -74,6 +75,9 @@ type SiteConfig struct {
 	// SMTP, when set, mails recipients that a drop waits for them (no case
 	// content, see package notify). Off by default.
 	SMTP *SMTPConfig `json:"smtp,omitempty"`
+	// MinFreeBytes is the free space below which new uploads are refused
+	// early (507); 1 GiB when 0 (config file_drop.min_free).
+	MinFreeBytes int64 `json:"min_free_bytes,omitempty"`
 }
 
 // SMTPConfig is the municipality's mail relay for drop notifications.
@@ -197,32 +201,72 @@ type dataFiles struct {
 	drops    *filedrop.Drops
 	node     *federation.Node
 	dropsKey string // the settings drops was opened with
+	logger   *slog.Logger
 }
 
 // openDataFiles opens a data directory: the store, the audit log, and the
 // file-drop engine with the hub's encryption identity (created 0600 at the
 // first start, never part of a bundle).
 func openDataFiles(dir string, st *site.Site, sc *SiteConfig, key string, peers *http.Client, logger *slog.Logger) (*dataFiles, error) {
+	inv, err := datadir.Inspect(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := inv.Preflight(); err != nil {
+		return nil, err
+	}
 	db, err := store.Open(filepath.Join(dir, filedrop.StoreFile))
 	if err != nil {
 		return nil, err
 	}
-	log, err := audit.Open(filepath.Join(dir, audit.FileName))
+	log, err := openAudit(dir, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	d := &dataFiles{store: db, audit: log, dropsKey: key}
+	d := &dataFiles{store: db, audit: log, dropsKey: key, logger: logger}
 	if noFileDrop(st.Region.FileDrop) {
 		// Only hand-made site files lack the policy; hubctl render always
 		// writes one.
 		logger.Warn("the site has no file_drop policy; the file drop is off (render the bundle with hubctl render)")
 		return d, nil
 	}
-	if d.drops, d.node, err = openDrops(dir, st, sc, db, log, peers, logger); err != nil {
+	keys, err := datadir.OpenKeys(context.Background(), inv, db, log)
+	if err != nil {
+		return nil, errors.Join(err, log.Close(), db.Close())
+	}
+	if d.drops, d.node, err = openDrops(dir, st, sc, db, log, keys, peers, logger); err != nil {
 		return nil, errors.Join(err, log.Close(), db.Close())
 	}
 	return d, nil
+}
+
+// openAudit opens the audit log and checks its chain (audit.CheckAtStart):
+// a hub refuses to start on a broken chain. A torn last line that Open
+// repaired is recorded in the chain.
+func openAudit(dir string, logger *slog.Logger) (*audit.Log, error) {
+	log, err := audit.Open(filepath.Join(dir, audit.FileName))
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	if log.Repaired != "" {
+		logger.Warn("audit log repaired after an unclean stop", "repair", log.Repaired)
+		if _, err := log.Append(ctx, audit.Event{Type: audit.EventRepaired, Outcome: audit.Success, Reason: log.Repaired}); err != nil {
+			log.Close()
+			return nil, err
+		}
+	}
+	c, err := log.CheckAtStart(ctx)
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	if len(c.Breaks) > 0 {
+		logger.Warn("the audit chain has acknowledged breaks; the hub starts as the operator acknowledged", "breaks", len(c.Breaks), "first_line", c.Breaks[0].Line)
+	}
+	logger.Info("audit chain verified", "records", c.Records, "from_checkpoint", c.From)
+	return log, nil
 }
 
 // noFileDrop reports whether a site leaves the file-drop policy out
@@ -236,7 +280,13 @@ func (d *dataFiles) Destruct() error {
 	if d.drops != nil {
 		err = d.drops.Close()
 	}
-	return errors.Join(err, d.audit.Close(), d.store.Close())
+	err = errors.Join(err, d.audit.Close(), d.store.Close())
+	if err != nil {
+		d.logger.Error("closing the data directory failed; the next start recovers", "error", err)
+	} else {
+		d.logger.Info("data directory closed cleanly: store, audit log and file drop")
+	}
+	return err
 }
 
 // Validate checks the configuration.
@@ -393,18 +443,12 @@ func SessionFrom(r *http.Request) *store.Session {
 // openDrops starts the file-drop engine of a data directory with the
 // region's policy, the site's optional scanner and mail relay, and the
 // federation node that carries drops to and from the other regions' hubs.
-func openDrops(dir string, st *site.Site, sc *SiteConfig, db *store.Store, log *audit.Log, peers *http.Client, logger *slog.Logger) (*filedrop.Drops, *federation.Node, error) {
-	id, err := filedrop.LoadOrCreateIdentity(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	sig, err := federation.LoadOrCreateSigningKey(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	node := &federation.Node{Region: st.Region.ID, Key: sig, Peers: federation.Peers(st), HTTP: peers, Logger: logger}
+func openDrops(dir string, st *site.Site, sc *SiteConfig, db *store.Store, log *audit.Log, keys datadir.Keys, peers *http.Client, logger *slog.Logger) (*filedrop.Drops, *federation.Node, error) {
+	var err error
+	id := keys.Identity
+	node := &federation.Node{Region: st.Region.ID, Key: keys.Signing, Peers: federation.Peers(st), HTTP: peers, Logger: logger}
 	opts := filedrop.Options{Policy: st.Region.FileDrop, Logger: logger,
-		Region: st.Region.ID, Route: federation.Router(st), Courier: node}
+		Region: st.Region.ID, Route: federation.Router(st), Courier: node, MinFreeBytes: sc.MinFreeBytes}
 	if sc.Clamd != "" {
 		if opts.Scanner, err = clamdClient(sc.Clamd); err != nil {
 			return nil, nil, err
@@ -467,10 +511,11 @@ func clamdClient(addr string) (*clamav.Client, error) {
 // that changes them can say that a restart is needed.
 func dropsKey(st *site.Site, sc *SiteConfig) string {
 	b, _ := json.Marshal(struct {
-		Policy any
-		Clamd  string
-		SMTP   *SMTPConfig
-		Peers  map[string]string
-	}{st.Region.FileDrop, sc.Clamd, sc.SMTP, federation.Peers(st)})
+		Policy  any
+		Clamd   string
+		SMTP    *SMTPConfig
+		Peers   map[string]string
+		MinFree int64
+	}{st.Region.FileDrop, sc.Clamd, sc.SMTP, federation.Peers(st), sc.MinFreeBytes})
 	return string(b)
 }
