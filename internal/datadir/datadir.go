@@ -226,12 +226,11 @@ func (inv Inventory) Preflight() error {
 		return nil
 	}
 	found := inv.holdings()
-	storeFile := filepath.Join(inv.Dir, filedrop.StoreFile)
 	switch inv.Store {
 	case StoreMissing:
 		return &RefusalError{Dir: inv.Dir, Missing: "the store " + filedrop.StoreFile + " is missing", Found: found, Fix: restoreHint}
 	case StoreEmpty:
-		return &RefusalError{Dir: inv.Dir, Missing: "the store " + storeFile + " is empty (no tables)", Found: found, Fix: restoreHint}
+		return &RefusalError{Dir: inv.Dir, Missing: "the store " + filedrop.StoreFile + " is empty (no tables)", Found: found, Fix: restoreHint}
 	}
 	if inv.AuditBytes == 0 && (inv.AuditRecords > 0 || len(inv.StoreKeys) > 0 || inv.StoreDrops > 0) {
 		what := "the audit log " + audit.FileName + " is missing or empty"

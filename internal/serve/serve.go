@@ -6,6 +6,7 @@ package serve
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,7 +17,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/hubkit/hubkit/internal/audit"
 	"github.com/hubkit/hubkit/internal/bundle"
+	"github.com/hubkit/hubkit/internal/caddymod/hubapp"
+	"github.com/hubkit/hubkit/internal/datadir"
 	"github.com/hubkit/hubkit/internal/devidp"
 	"github.com/hubkit/hubkit/internal/site"
 
@@ -202,6 +206,26 @@ func addDevIdP(cfg obj, hubs []Hub) {
 	auto["policies"] = append(auto["policies"].([]any), obj{"subjects": []string{devidp.Host}, "issuers": []obj{{"module": "internal"}}})
 }
 
+// operatorError returns, out of Caddy's chain of provisioning errors, the
+// refusal that protects a hub's data, which says all an operator needs.
+func operatorError(err error) error {
+	if open := hubapp.OpenError(); open != nil {
+		err = open
+	}
+	var refusal *datadir.RefusalError
+	var broken *audit.BreakError
+	var chain *audit.ChainError
+	switch {
+	case errors.As(err, &refusal):
+		return refusal
+	case errors.As(err, &broken):
+		return broken
+	case errors.As(err, &chain):
+		return fmt.Errorf("the audit log is damaged: %w (hubctl audit verify --data DIR tells more; restore the log and its head file from backup)", chain)
+	}
+	return err
+}
+
 // setGracePeriod sets the HTTP app's grace period: on a stop, listeners
 // close at once and requests in flight get this long to finish.
 func setGracePeriod(cfg obj, d time.Duration) {
@@ -232,7 +256,7 @@ func Run(ctx context.Context, cfgJSON []byte) error {
 // exiting through its signal handling.) A second SIGINT quits at once.
 func RunUntilSignal(ctx context.Context, cfgJSON []byte) error {
 	if err := caddy.Load(cfgJSON, true); err != nil {
-		return err
+		return operatorError(err)
 	}
 	caddy.TrapSignals()
 	<-ctx.Done()

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -121,7 +122,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		s, err := openSite(ctx, id, sc, a.logger.With("region", id))
 		if err != nil {
 			a.Cleanup()
-			return fmt.Errorf("hubkit: region %s: %w", id, err)
+			err = fmt.Errorf("hubkit: region %s: %w", id, err)
+			lastOpenError.Store(&err)
+			return err
 		}
 		a.sites[id] = s
 		client := &http.Client{Timeout: 15 * time.Second}
@@ -187,6 +190,20 @@ func openSite(ctx caddy.Context, id string, sc *SiteConfig, logger *slog.Logger)
 		logger.Warn("file-drop policy, clamd, SMTP or peer settings changed; they take effect when the hub is restarted")
 	}
 	return &Site{Site: st, Store: d.store, Audit: d.audit, Drops: d.drops, Federation: d.node, DataDir: abs, Logger: logger}, nil
+}
+
+// lastOpenError is the last region that failed to open. Caddy flattens the
+// errors of provisioning into text, so hubctl serve asks here for the
+// refusal to show the operator (OpenError).
+var lastOpenError atomic.Pointer[error]
+
+// OpenError returns the error of the last region whose data could not be
+// opened, with its type (e.g. *datadir.RefusalError), or nil.
+func OpenError() error {
+	if p := lastOpenError.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // dataPool shares a data directory's open store, audit log and file-drop
