@@ -150,7 +150,11 @@ func siteConfig(fd config.FileDrop) obj {
 		sc["smtp"] = obj{"addr": fd.SMTPAddr, "from": fd.SMTPFrom, "tls": fd.SMTPTLS}
 	}
 	if n, err := fd.MinFreeBytes(); err == nil && n != config.DefaultMinFree {
-		// config.Load has checked it; the default is the hub's own.
+		// config.Load has checked it; the default is the hub's own, and
+		// the hub reads a negative floor as none.
+		if n == 0 {
+			n = -1
+		}
 		sc["min_free_bytes"] = n
 	}
 	return sc

@@ -52,7 +52,8 @@ type FileDrop struct {
 	SMTPFrom string `mapstructure:"smtp_from"`
 	SMTPTLS  string `mapstructure:"smtp_tls"` // starttls (default), tls or none
 	// MinFree is the free space below which the hub refuses new uploads
-	// early (HTTP 507), as a size: "1GiB" (the default when empty), "500MB".
+	// early (HTTP 507), as a size: "1GiB" (the default when empty), "500MB";
+	// "0" for no floor (a full disk is still answered 507).
 	MinFree string `mapstructure:"min_free"`
 }
 

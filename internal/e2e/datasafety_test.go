@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"mime/multipart"
@@ -14,10 +15,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -502,4 +506,154 @@ func finishAndSeal(t testing.TB, s *hubSession, draftID, upURL string) {
 	if resp, body, err := s.api(ctx, "POST", "/drops/"+draftID+"/seal", "", nil, 0, nil); err != nil || resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("seal: %v %v %s", err, status(resp), body)
 	}
+}
+
+// mountTmpfs mounts a small tmpfs for the test (as root) and unmounts it
+// at the end.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "small")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("this test mounts a %s tmpfs to fill it, which needs root (CAP_SYS_ADMIN): mount: %v %s", size, err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// fillTo writes a filler file until at most free bytes are left on the
+// file system of dir.
+func fillTo(t *testing.T, dir string, free int64) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	avail := int64(st.Bavail) * st.Bsize
+	if n := avail - free; n > 0 {
+		if _, err := f.Write(make([]byte, n)); err != nil {
+			t.Fatalf("filling %s: %v", dir, err)
+		}
+	}
+	return path
+}
+
+// A full disk is its own answer: 507 with a page or a JSON problem that
+// says the hub's storage is full, to the resumable API, the form and an
+// upload link; nothing half-written is visible, and once space is free
+// the same resumable upload continues and completes.
+func TestStorageFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real hub processes")
+	}
+	small := mountTmpfs(t, "96m")
+	t.Setenv("HUBKIT_FILE_DROP_MIN_FREE", "0") // no floor: the writes themselves meet the full disk
+	p := newHubProc(t, "nordjylland", "")
+	p.data = filepath.Join(small, "data")
+	p.start()
+	s := p.login(851, "aalborg-konsulent")
+	ctx := context.Background()
+	sentBefore := len(s.sentIDs())
+
+	// An upload link, made while there is room.
+	resp, body := postForm(t, s.c, p.base+"/drops/links", url.Values{"csrf": {s.csrf}, "case_ref": {"SAG-FULD-LINK"},
+		"purpose": {"consent"}, "expiry_days": {"3"}, "max_files": {"2"}, "retention_days": {"30"}})
+	m := regexp.MustCompile(`value="(https://[^"]+/u/[A-Za-z0-9_-]{43})"`).FindStringSubmatch(body)
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("create link: %s\n%s", resp.Status, tail(body, 20))
+	}
+	link := html.UnescapeString(m[1])
+
+	// A resumable upload whose first MiB is stored while there is room.
+	data := randomBytes(8 << 20)
+	draftID, upURL := beginResumable(t, s, "SAG-FULD", "stor.bin", int64(len(data)))
+	patch := func(off int64) (*http.Response, []byte) {
+		resp, rb, err := s.api(ctx, "PATCH", upURL, "application/offset+octet-stream", bytes.NewReader(data[off:]), int64(len(data))-off,
+			map[string]string{"Upload-Offset": strconv.FormatInt(off, 10)})
+		if err != nil {
+			t.Fatalf("PATCH at %d: %v", off, err)
+		}
+		return resp, rb
+	}
+	if resp, rb, err := s.api(ctx, "PATCH", upURL, "application/offset+octet-stream", bytes.NewReader(data[:1<<20]), 1<<20,
+		map[string]string{"Upload-Offset": "0"}); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("first MiB: %v %v %s", err, status(resp), rb)
+	}
+
+	filler := fillTo(t, small, 2<<20)
+	big := randomBytes(6 << 20)
+
+	// The form.
+	form, n, ct := dropForm("SAG-FULD-FORM", "773:773.morsoe-fagperson", "bilag.pdf", int64(len(big)), bytes.NewReader(big))
+	req, _ := http.NewRequestWithContext(ctx, "POST", p.base+"/drops?csrf="+url.QueryEscape(s.csrf), form)
+	req.ContentLength = n
+	req.Header.Set("Content-Type", ct)
+	if resp, err := s.c.Do(req); err != nil {
+		t.Errorf("form post on a full disk: %v", err)
+	} else {
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusInsufficientStorage || !strings.Contains(string(page), "lager er fuldt") {
+			t.Errorf("form post on a full disk: %s, want 507 saying the storage is full\n%s", resp.Status, tail(string(page), 30))
+		}
+	}
+	// The upload link.
+	resp, body = postMultipart(t, p.httpClient(), link, mfield("message", "Fra advokaten"), mfile("fuldmagt.pdf", big))
+	if resp.StatusCode != http.StatusInsufficientStorage || !strings.Contains(body, "lager er fuldt") {
+		t.Errorf("upload link on a full disk: %s\n%s", resp.Status, tail(body, 10))
+	}
+	// The resumable API.
+	resp, rb := patch(1 << 20)
+	if resp.StatusCode != http.StatusInsufficientStorage || !strings.Contains(string(rb), "storage") && !strings.Contains(string(rb), "lager") {
+		t.Errorf("resumable chunk on a full disk: %s %s", resp.Status, rb)
+	}
+	var problem map[string]string
+	if json.Unmarshal(rb, &problem) != nil || problem["error"] == "" {
+		t.Errorf("the 507 to the API is not a JSON problem: %s", rb)
+	}
+	if !strings.Contains(p.log(), "the hub's storage is full") {
+		t.Errorf("no error log line about the full storage:\n%s", tail(p.log(), 10))
+	}
+
+	// Nothing half-written is visible or left on disk.
+	if n := len(s.sentIDs()); n != sentBefore+1 { // the resumable draft only
+		t.Errorf("%d drops in the sent list, want %d (the resumable draft)", n, sentBefore+1)
+	}
+	tmp, _ := filepath.Glob(filepath.Join(p.data, "blobs", "*", "*.age.tmp-*"))
+	if len(tmp) > 0 {
+		t.Errorf("temporary blobs left on disk: %v", tmp)
+	}
+
+	// Space is freed: the same upload continues from where it stood.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	resp, _, err := s.api(ctx, "HEAD", upURL, "", nil, 0, nil)
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Upload-Offset") != strconv.Itoa(1<<20) {
+		t.Fatalf("HEAD after freeing space: %v %v offset %q, want %d", err, status(resp), resp.Header.Get("Upload-Offset"), 1<<20)
+	}
+	if resp, rb := patch(1 << 20); resp.StatusCode != 204 {
+		t.Fatalf("resumed chunk: %s %s", resp.Status, rb)
+	}
+	finishAndSeal(t, s, draftID, upURL)
+	h := sha256.New()
+	if _, err := s.download(ctx, s.fileLink(draftID), h); err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != sum(data) {
+		t.Errorf("SHA-256 after resuming %s, want %s", got, sum(data))
+	}
+}
+
+// httpClient is a client without a login for the hub process.
+func (p *hubProc) httpClient() *http.Client {
+	return &http.Client{Transport: p.transport(), Timeout: 60 * time.Second}
 }

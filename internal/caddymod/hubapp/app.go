@@ -77,7 +77,7 @@ type SiteConfig struct {
 	// content, see package notify). Off by default.
 	SMTP *SMTPConfig `json:"smtp,omitempty"`
 	// MinFreeBytes is the free space below which new uploads are refused
-	// early (507); 1 GiB when 0 (config file_drop.min_free).
+	// early (507); 1 GiB when 0, none when negative (config file_drop.min_free).
 	MinFreeBytes int64 `json:"min_free_bytes,omitempty"`
 }
 
