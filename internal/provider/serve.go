@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
@@ -45,6 +48,15 @@ func IsProviderExecutable(argv0 string) bool {
 // Serve serves the provider to Terraform over go-plugin's gRPC protocol
 // 6 until Terraform stops it, and returns the process exit code.
 func Serve() int {
+	go exitWithParent(os.Getppid(), time.Second)
+	go func() {
+		// go-plugin leaves SIGTERM to the plugin: a provider told to stop stops.
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM)
+		<-sig
+		fmt.Fprintln(os.Stderr, "hubctl (terraform-provider-hubkit): SIGTERM; exiting")
+		os.Exit(1)
+	}()
 	err := providerserver.Serve(context.Background(), New(Version(version.Version)), providerserver.ServeOpts{
 		Address:         Address,
 		ProtocolVersion: 6,
@@ -54,4 +66,20 @@ func Serve() int {
 		return 1
 	}
 	return 0
+}
+
+// exitWithParent ends the provider when the process that started it
+// (Terraform) is gone: a killed Terraform cannot tell its plugins to stop,
+// and a provider left behind would hold connections and files of a run
+// nobody waits for. The parent is gone when the provider is re-parented.
+func exitWithParent(parent int, every time.Duration) {
+	if parent <= 1 {
+		return
+	}
+	for range time.Tick(every) {
+		if os.Getppid() != parent {
+			fmt.Fprintf(os.Stderr, "hubctl (terraform-provider-hubkit): Terraform (pid %d) is gone; exiting\n", parent)
+			os.Exit(1)
+		}
+	}
 }
