@@ -37,6 +37,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -169,6 +170,8 @@ type Log struct {
 	// that the head file proves was never a completed append. The caller
 	// records it (EventRepaired) and logs it.
 	Repaired string
+
+	observer atomic.Pointer[func(Record)] // SetObserver
 
 	mu   sync.Mutex
 	f    *os.File
@@ -367,7 +370,21 @@ func (l *Log) Append(ctx context.Context, ev Event) (Record, error) {
 		l.err = err
 		return Record{}, err
 	}
+	if f := l.observer.Load(); f != nil {
+		(*f)(r)
+	}
 	return r, nil
+}
+
+// SetObserver makes f see every record once it is on disk (the hub's
+// metrics count what the audit log says happened). f runs inside Append,
+// under the log's lock: it must be quick and must not append. nil stops it.
+func (l *Log) SetObserver(f func(Record)) {
+	if f == nil {
+		l.observer.Store(nil)
+		return
+	}
+	l.observer.Store(&f)
 }
 
 // Close closes the log. Appends after Close return ErrClosed.

@@ -61,6 +61,7 @@ mode listens on loopback only.`,
 	cmd.Flags().StringSliceVar(&opt.Bundles, "bundle", nil, "bundle directory to serve (repeatable)")
 	cmd.Flags().StringVar(&opt.DataDir, "data", "", "data directory (sessions, audit log); per region below it when serving several")
 	cmd.Flags().DurationVar(&opt.GracePeriod, "grace-period", serve.DefaultGracePeriod, "on SIGTERM, how long requests in flight (uploads) may take to finish before they are cut")
+	cmd.Flags().StringVar(&opt.MetricsListen, "metrics-listen", "", "serve Prometheus metrics at http://ADDR/metrics on a listener of their own (loopback or an admin network), e.g. 127.0.0.1:9464")
 	cmd.Flags().StringVar(&opt.Listen, "listen", "", "listen address host:port (default from the bundle: :443, or 127.0.0.1:8443 in dev)")
 	cmd.Flags().BoolVar(&dev, "dev", false, "development mode: local HTTPS and the development identity provider")
 	cmd.Flags().BoolVar(&all, "all", false, "with --dev: serve all five regions")

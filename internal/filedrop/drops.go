@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -44,6 +45,9 @@ type Drops struct {
 	kick chan struct{} // wakes RunCourier
 
 	quarantineAt string // name of this start's quarantine directory, set by Recover
+
+	inflight atomic.Int64 // uploads whose bytes are being received now (Stats)
+	received atomic.Int64 // bytes of uploads received since Open, stored or not
 
 	bg       sync.WaitGroup // background notifications
 	bgCtx    context.Context

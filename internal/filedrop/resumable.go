@@ -233,7 +233,10 @@ func (d *Drops) WriteChunk(ctx context.Context, a Actor, uploadID string, offset
 		return s.committed, err
 	}
 	defer seg.abort()
+	d.inflight.Add(1)
 	n, readErr, writeErr := pump(ctx, r, remaining, seg, h)
+	d.inflight.Add(-1)
+	d.received.Add(n)
 	discard := func(err error) (int64, error) {
 		seg.abort() // no write may land after the truncation
 		f.Truncate(s.blobBytes)

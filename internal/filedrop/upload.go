@@ -174,7 +174,10 @@ func (d *Drops) ingest(ctx context.Context, r io.Reader, declared, limit int64, 
 		defer scan.Close()
 		sinks = append(sinks, scanWriter{scan})
 	}
+	d.inflight.Add(1)
 	n, readErr, writeErr := pump(ctx, r, limit, sinks...)
+	d.inflight.Add(-1)
+	d.received.Add(n)
 	var se *scanError
 	switch {
 	case errors.As(writeErr, &se):

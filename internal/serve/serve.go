@@ -48,6 +48,10 @@ type Options struct {
 	// GracePeriod is how long a stopping hub lets requests in flight
 	// (uploads) finish before it cuts them; DefaultGracePeriod when zero.
 	GracePeriod time.Duration
+	// MetricsListen, when set, is the address (host:port, loopback or an
+	// admin network only) of a separate listener that serves Prometheus
+	// metrics at /metrics: Caddy's HTTP metrics and the hub's.
+	MetricsListen string
 }
 
 // DefaultGracePeriod lets a large upload on a slow line finish, and stays
@@ -150,6 +154,9 @@ func Config(opt Options) ([]byte, []Hub, error) {
 	// the home directory of whoever runs hubctl.
 	merged["storage"] = obj{"module": "file_system", "root": filepath.Join(storageBase(opt), "caddy")}
 	setGracePeriod(merged, opt.GracePeriod)
+	if err := addMetrics(merged, opt.MetricsListen); err != nil {
+		return nil, nil, err
+	}
 	out, err := json.Marshal(merged)
 	return out, hubs, err
 }
@@ -224,6 +231,37 @@ func operatorError(err error) error {
 		return fmt.Errorf("the audit log is damaged: %w (hubctl audit verify --data DIR tells more; restore the log and its head file from backup)", chain)
 	}
 	return err
+}
+
+// addMetrics turns on Caddy's HTTP metrics and adds the metrics server: a
+// plain-HTTP listener of its own, answering /metrics only, so that the
+// hub's public listener never serves them.
+func addMetrics(cfg obj, listen string) error {
+	if listen == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen %q: want host:port, e.g. 127.0.0.1:9464", listen)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		return fmt.Errorf("--metrics-listen %q: name the address to listen on (127.0.0.1, or the admin network's), not every interface", listen)
+	}
+	h := dig(cfg, "apps", "http")
+	servers := dig(cfg, "apps", "http", "servers")
+	if h == nil || servers == nil {
+		return fmt.Errorf("--metrics-listen: the configuration has no HTTP servers")
+	}
+	h["metrics"] = obj{"per_host": true}
+	servers["metrics"] = obj{
+		"listen":          []string{listen},
+		"automatic_https": obj{"disable": true},
+		"routes": []obj{
+			{"match": []obj{{"path": []string{"/metrics"}}}, "handle": []obj{{"handler": "metrics"}}, "terminal": true},
+			{"handle": []obj{{"handler": "static_response", "status_code": 404}}},
+		},
+	}
+	return nil
 }
 
 // setGracePeriod sets the HTTP app's grace period: on a stop, listeners

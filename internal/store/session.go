@@ -257,6 +257,18 @@ func (st *Store) PurgeExpired(ctx context.Context, now time.Time, idle time.Dura
 		nanos(now), nanos(now.Add(-idle)))
 }
 
+// ActiveSessions counts the sessions GetSession would accept at now with
+// this idle timeout: the logged-in users, for the hub's metrics.
+func (st *Store) ActiveSessions(ctx context.Context, now time.Time, idle time.Duration) (int64, error) {
+	var n int64
+	err := st.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE absolute_expiry >= ? AND last_seen >= ?`,
+		nanos(now), nanos(now.Add(-idle))).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: count sessions: %w", err)
+	}
+	return n, nil
+}
+
 func (st *Store) deleteWhere(ctx context.Context, what, where string, args ...any) (int, error) {
 	res, err := st.db.ExecContext(ctx, `DELETE FROM sessions WHERE `+where, args...)
 	if err != nil {

@@ -54,8 +54,9 @@ type App struct {
 	// Sites by region id.
 	Sites map[string]*SiteConfig `json:"sites,omitempty"`
 
-	sites  map[string]*Site
-	logger *slog.Logger
+	sites   map[string]*Site
+	logger  *slog.Logger
+	metrics *metrics
 	stop   context.CancelFunc
 	wg     *sync.WaitGroup // the housekeeping loop and the file-drop sweepers, from Start
 }
@@ -105,6 +106,7 @@ type Site struct {
 	DataDir    string
 	Logger     *slog.Logger
 
+	health     *health // shared with the data directory across reloads
 	mu         sync.Mutex
 	readyCheck []func(context.Context) error
 }
@@ -118,6 +120,12 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = slog.New(zapslog.NewHandler(ctx.Logger().Core()))
 	a.sites = map[string]*Site{}
+	a.metrics = newMetrics(a)
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		if err := reg.Register(a.metrics); err != nil {
+			return fmt.Errorf("hubkit: metrics: %w", err)
+		}
+	}
 	for id, sc := range a.Sites {
 		s, err := openSite(ctx, id, sc, a.logger.With("region", id))
 		if err != nil {
@@ -127,6 +135,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 		a.sites[id] = s
+		s.Audit.SetObserver(a.metrics.observe(id))
 		client := &http.Client{Timeout: 15 * time.Second}
 		if s.Dev != nil {
 			if client, err = devClient(ctx); err != nil {
@@ -189,7 +198,7 @@ func openSite(ctx caddy.Context, id string, sc *SiteConfig, logger *slog.Logger)
 		// open a second one with the new settings.
 		logger.Warn("file-drop policy, clamd, SMTP or peer settings changed; they take effect when the hub is restarted")
 	}
-	return &Site{Site: st, Store: d.store, Audit: d.audit, Drops: d.drops, Federation: d.node, DataDir: abs, Logger: logger}, nil
+	return &Site{Site: st, Store: d.store, Audit: d.audit, Drops: d.drops, Federation: d.node, DataDir: abs, Logger: logger, health: d.health}, nil
 }
 
 // lastOpenError is the last region that failed to open. Caddy flattens the
@@ -219,6 +228,7 @@ type dataFiles struct {
 	node     *federation.Node
 	dropsKey string // the settings drops was opened with
 	logger   *slog.Logger
+	health   *health
 }
 
 // openDataFiles opens a data directory: the store, the audit log, and the
@@ -236,12 +246,12 @@ func openDataFiles(dir string, st *site.Site, sc *SiteConfig, key string, peers 
 	if err != nil {
 		return nil, err
 	}
-	log, err := openAudit(dir, logger)
+	log, check, err := openAudit(dir, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	d := &dataFiles{store: db, audit: log, dropsKey: key, logger: logger}
+	d := &dataFiles{store: db, audit: log, dropsKey: key, logger: logger, health: &health{check: check}}
 	if noFileDrop(st.Region.FileDrop) {
 		// Only hand-made site files lack the policy; hubctl render always
 		// writes one.
@@ -252,7 +262,7 @@ func openDataFiles(dir string, st *site.Site, sc *SiteConfig, key string, peers 
 	if err != nil {
 		return nil, errors.Join(err, log.Close(), db.Close())
 	}
-	if d.drops, d.node, err = openDrops(dir, st, sc, db, log, keys, peers, logger); err != nil {
+	if d.drops, d.node, err = openDrops(dir, st, sc, db, log, keys, peers, d.health, logger); err != nil {
 		return nil, errors.Join(err, log.Close(), db.Close())
 	}
 	return d, nil
@@ -261,29 +271,29 @@ func openDataFiles(dir string, st *site.Site, sc *SiteConfig, key string, peers 
 // openAudit opens the audit log and checks its chain (audit.CheckAtStart):
 // a hub refuses to start on a broken chain. A torn last line that Open
 // repaired is recorded in the chain.
-func openAudit(dir string, logger *slog.Logger) (*audit.Log, error) {
+func openAudit(dir string, logger *slog.Logger) (*audit.Log, audit.Check, error) {
 	log, err := audit.Open(filepath.Join(dir, audit.FileName))
 	if err != nil {
-		return nil, err
+		return nil, audit.Check{}, err
 	}
 	ctx := context.Background()
 	if log.Repaired != "" {
 		logger.Warn("audit log repaired after an unclean stop", "repair", log.Repaired)
 		if _, err := log.Append(ctx, audit.Event{Type: audit.EventRepaired, Outcome: audit.Success, Reason: log.Repaired}); err != nil {
 			log.Close()
-			return nil, err
+			return nil, audit.Check{}, err
 		}
 	}
 	c, err := log.CheckAtStart(ctx)
 	if err != nil {
 		log.Close()
-		return nil, err
+		return nil, c, err
 	}
 	if len(c.Breaks) > 0 {
 		logger.Warn("the audit chain has acknowledged breaks; the hub starts as the operator acknowledged", "breaks", len(c.Breaks), "first_line", c.Breaks[0].Line)
 	}
 	logger.Info("audit chain verified", "records", c.Records, "from_checkpoint", c.From)
-	return log, nil
+	return log, c, nil
 }
 
 // noFileDrop reports whether a site leaves the file-drop policy out
@@ -331,6 +341,7 @@ func (a *App) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop, a.wg = cancel, &sync.WaitGroup{}
 	for _, s := range a.sites {
+		a.wg.Go(func() { s.checkChain(ctx, time.Minute, 24*time.Hour) })
 		if s.Drops != nil {
 			a.wg.Go(func() { s.Drops.RunSweeper(ctx, time.Minute) })
 			a.wg.Go(func() { s.Drops.RunCourier(ctx, 30*time.Second) })
@@ -435,6 +446,35 @@ func (s *Site) Ready(ctx context.Context) error {
 	return nil
 }
 
+// checkChain checks the whole audit chain after first, then every every:
+// the start checked only from the last checkpoint. A break found while
+// the hub runs is an error in the log and in the metrics
+// (hubkit_audit_chain_ok 0); the next start refuses.
+func (s *Site) checkChain(ctx context.Context, first, every time.Duration) {
+	t := time.NewTimer(first)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c, err := s.Audit.CheckAll()
+		switch {
+		case err != nil:
+			s.Logger.Error("checking the audit chain failed", "error", err)
+		case !c.OK():
+			s.health.setChain(c)
+			s.Logger.Error("the audit chain is broken; the hub will refuse its next start until the breaks are investigated and acknowledged (hubctl audit acknowledge)",
+				"breaks", len(c.Unacknowledged), "first_line", c.Unacknowledged[0].Line, "first", c.Unacknowledged[0].Msg)
+		default:
+			s.health.setChain(c)
+			s.Logger.Info("audit chain verified in full", "records", c.Records)
+		}
+		t.Reset(every)
+	}
+}
+
 func (s *Site) housekeep(ctx context.Context) {
 	now := time.Now()
 	if _, err := s.Store.PurgeLoginStates(ctx, now); err != nil && ctx.Err() == nil {
@@ -460,7 +500,7 @@ func SessionFrom(r *http.Request) *store.Session {
 // openDrops starts the file-drop engine of a data directory with the
 // region's policy, the site's optional scanner and mail relay, and the
 // federation node that carries drops to and from the other regions' hubs.
-func openDrops(dir string, st *site.Site, sc *SiteConfig, db *store.Store, log *audit.Log, keys datadir.Keys, peers *http.Client, logger *slog.Logger) (*filedrop.Drops, *federation.Node, error) {
+func openDrops(dir string, st *site.Site, sc *SiteConfig, db *store.Store, log *audit.Log, keys datadir.Keys, peers *http.Client, h *health, logger *slog.Logger) (*filedrop.Drops, *federation.Node, error) {
 	var err error
 	id := keys.Identity
 	node := &federation.Node{Region: st.Region.ID, Key: keys.Signing, Peers: federation.Peers(st), HTTP: peers, Logger: logger}
@@ -470,6 +510,7 @@ func openDrops(dir string, st *site.Site, sc *SiteConfig, db *store.Store, log *
 		if opts.Scanner, err = clamdClient(sc.Clamd); err != nil {
 			return nil, nil, err
 		}
+		h.clamd = opts.Scanner.Ping
 	}
 	ctx := context.Background()
 	if sc.SMTP != nil {
@@ -478,8 +519,10 @@ func openDrops(dir string, st *site.Site, sc *SiteConfig, db *store.Store, log *
 			return nil, nil, fmt.Errorf("smtp: %w", err)
 		}
 		hubURL := selfURL(st) + "/drops"
+		h.smtpUsed = true
 		opts.Notify = func(ctx context.Context, email string) error {
 			_, err := n.Notify(ctx, email, hubURL)
+			h.smtpResult(err)
 			return err
 		}
 	}
