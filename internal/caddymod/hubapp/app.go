@@ -57,8 +57,8 @@ type App struct {
 	sites   map[string]*Site
 	logger  *slog.Logger
 	metrics *metrics
-	stop   context.CancelFunc
-	wg     *sync.WaitGroup // the housekeeping loop and the file-drop sweepers, from Start
+	stop    context.CancelFunc
+	wg      *sync.WaitGroup // the housekeeping loop and the file-drop sweepers, from Start
 }
 
 // SiteConfig says where a region's site file and data live, and which
