@@ -366,7 +366,7 @@ func copyBlobs(ctx context.Context, tg Target, dataDir string, live *sql.DB, ref
 
 func copyBlob(ctx context.Context, tg Target, dataDir string, r blobRef, have map[string]int64, known map[string]Blob, p *progress) (*Blob, bool, error) {
 	key := BlobKey(r.file)
-	path := filepath.Join(dataDir, "blobs", r.file[:2], r.file+".age")
+	path := filepath.Join(dataDir, filedrop.BlobDir, r.file[:2], r.file+".age")
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, false, err // fs.ErrNotExist: the caller asks the live store
@@ -428,7 +428,7 @@ func endedReason(ctx context.Context, live *sql.DB, r blobRef) (string, error) {
 		return "the file is gone from the live store", nil
 	}
 	return "", fmt.Errorf("backup: blob %s of the live drop %s is missing from %s: the data directory lost a file; check the disk and restore the file from an earlier snapshot (hubctl backup list)",
-		r.file, r.drop, filepath.Join("blobs", r.file[:2], r.file+".age"))
+		r.file, r.drop, filepath.Join(filedrop.BlobDir, r.file[:2], r.file+".age"))
 }
 
 // putEncrypted streams what write writes, age-encrypted to recips, into

@@ -22,6 +22,7 @@ type VerifyResult struct {
 	Decrypted     bool  // the state was decrypted and checked (with an identity)
 	Check         *CheckResult
 	Problems      []string
+	Warnings      []string
 }
 
 // Verify checks snapshot m in tg. Without an identity: every object and
@@ -50,7 +51,10 @@ func Verify(ctx context.Context, tg Target, m *Manifest, id age.Identity, progre
 		}
 	}
 	if m.SigningKey == "" {
-		bad("the manifest is not signed (the hub had no keys/federation.key): edits to it cannot be detected")
+		// Tolerated only while every snapshot is unsigned (a hub without a
+		// file drop has no signing key); one unsigned among signed ones is
+		// a problem above.
+		res.Warnings = append(res.Warnings, "the manifest is not signed (the hub had no keys/federation.key): edits to it cannot be detected")
 	}
 	for _, o := range m.Objects {
 		if err := readAll(ctx, tg, o.Key, o.Size, o.SHA256, p); err != nil {
