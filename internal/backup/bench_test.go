@@ -69,11 +69,15 @@ func BenchmarkBackup(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		var first *backup.Result
 		full += timeIt(func() {
-			if _, err := backup.Backup(ctx, h.dir, tg, opts); err != nil {
+			if first, err = backup.Backup(ctx, h.dir, tg, opts); err != nil {
 				b.Fatal(err)
 			}
 		})
+		if first.BlobsCopied != len(first.Manifest.Blobs) || first.BlobsCopied == 0 {
+			b.Fatalf("the full backup copied %d of %d blobs", first.BlobsCopied, len(first.Manifest.Blobs))
+		}
 		b.StopTimer()
 		h.addDrop(30, 8<<20)
 		time.Sleep(time.Second) // a new snapshot name

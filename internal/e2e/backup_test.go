@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/hubkit/hubkit/internal/audit"
 	"github.com/hubkit/hubkit/internal/backup"
@@ -38,14 +36,7 @@ func TestRestoreDrillDir(t *testing.T) {
 
 func TestRestoreDrillS3(t *testing.T) {
 	sw := testenv.StartSeaweedFS(t)
-	c, err := minio.New(sw.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(sw.AccessKey, sw.SecretKey, "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := sw.Retry(ctx, func() error { return c.MakeBucket(ctx, "hubkit-backups", minio.MakeBucketOptions{}) }); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
+	sw.Bucket(t, "hubkit-backups")
 	t.Setenv("HUBKIT_BACKUP_S3_ENDPOINT", sw.Endpoint)
 	t.Setenv("HUBKIT_BACKUP_S3_ACCESS_KEY", sw.AccessKey)
 	t.Setenv("HUBKIT_BACKUP_S3_SECRET_KEY", sw.SecretKey)

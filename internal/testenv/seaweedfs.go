@@ -13,9 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // SeaweedFSVersion is the SeaweedFS module version the S3 fixture builds
@@ -110,6 +114,33 @@ func StartSeaweedFS(t testing.TB) *SeaweedFS {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return s
+}
+
+// Bucket creates a bucket and waits until an object can be written to it
+// (right after the start SeaweedFS refuses writes until its volume server
+// has registered and grown a volume, some seconds), then removes the probe.
+func (s *SeaweedFS) Bucket(t testing.TB, name string) {
+	t.Helper()
+	c, err := minio.New(s.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	err = s.Retry(ctx, func() error {
+		if ok, err := c.BucketExists(ctx, name); err != nil || !ok {
+			if err := c.MakeBucket(ctx, name, minio.MakeBucketOptions{}); err != nil {
+				return err
+			}
+		}
+		_, err := c.PutObject(ctx, name, ".testenv-probe", strings.NewReader("probe"), 5, minio.PutObjectOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("testenv: SeaweedFS bucket %s: %v", name, err)
+	}
+	if err := c.RemoveObject(ctx, name, ".testenv-probe", minio.RemoveObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Retry runs fn until it succeeds or a minute has passed: right after the

@@ -6,31 +6,26 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
-
 	"github.com/hubkit/hubkit/internal/backup"
 	"github.com/hubkit/hubkit/internal/backup/targettest"
 	"github.com/hubkit/hubkit/internal/testenv"
 )
 
-// SeaweedBucket starts SeaweedFS and creates a bucket in it; tests of
-// other packages use it through the s3target test helpers below.
+// seaweedBucket starts SeaweedFS with a bucket ready for writes.
 func seaweedBucket(t *testing.T) (*testenv.SeaweedFS, string) {
 	sw := testenv.StartSeaweedFS(t)
-	c, err := minio.New(sw.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(sw.AccessKey, sw.SecretKey, "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := sw.Retry(ctx, func() error { return c.MakeBucket(ctx, "hubkit-backups", minio.MakeBucketOptions{}) }); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
+	sw.Bucket(t, "hubkit-backups")
 	return sw, "hubkit-backups"
 }
 
-func TestContract(t *testing.T) {
+// TestS3 runs against one SeaweedFS server (its start is the slow part).
+func TestS3(t *testing.T) {
 	sw, bucket := seaweedBucket(t)
+	t.Run("Contract", func(t *testing.T) { testContract(t, sw, bucket) })
+	t.Run("OpenErrors", func(t *testing.T) { testOpenErrors(t, sw, bucket) })
+}
+
+func testContract(t *testing.T, sw *testenv.SeaweedFS, bucket string) {
 	cfg := Config{Endpoint: sw.Endpoint, AccessKey: sw.AccessKey, SecretKey: sw.SecretKey, Insecure: true}
 	var n atomic.Int64
 	targettest.Run(t, func(t *testing.T) backup.Target {
@@ -44,8 +39,7 @@ func TestContract(t *testing.T) {
 	})
 }
 
-func TestOpenErrors(t *testing.T) {
-	sw, bucket := seaweedBucket(t)
+func testOpenErrors(t *testing.T, sw *testenv.SeaweedFS, bucket string) {
 	ctx := context.Background()
 	good := Config{Endpoint: sw.Endpoint, AccessKey: sw.AccessKey, SecretKey: sw.SecretKey, Insecure: true}
 	cases := []struct {
