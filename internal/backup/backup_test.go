@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -413,4 +412,24 @@ func TestStatusFile(t *testing.T) {
 	}
 }
 
-var _ = io.Discard
+
+// A snapshot signed by another key (another hub's, or a forger's) in the
+// same destination makes verify fail; an unfinished one is listed as such.
+func TestVerifySigningKeyContinuity(t *testing.T) {
+	ctx := context.Background()
+	op := newOperator(t)
+	tg := newTarget(t)
+	a, b := newTestHub(t), newTestHub(t)
+	a.addDrop(30, 100)
+	ma := a.backupNow(tg, op).Manifest
+	time.Sleep(1100 * time.Millisecond)
+	b.backupNow(tg, op)
+	if _, err := backup.Verify(ctx, tg, ma, nil, nil, time.Now()); err == nil || !strings.Contains(err.Error(), "did not come from this hub") {
+		t.Fatalf("verify with a foreign snapshot beside it: %v", err)
+	}
+	tg.Put(ctx, "snapshots/20200101T000000Z/hub.db.age", strings.NewReader("x"), 1)
+	snaps, err := backup.List(ctx, tg)
+	if err != nil || len(snaps) != 3 || snaps[0].Name != "20200101T000000Z" || snaps[0].Complete() || snaps[0].Err != nil {
+		t.Fatalf("list with an unfinished snapshot: %v %+v", err, snaps)
+	}
+}
