@@ -82,6 +82,11 @@ func Backup(ctx context.Context, dataDir string, tg Target, opts Options) (*Resu
 		return nil, err
 	}
 	m := &Manifest{Format: Format, Name: name, Region: opts.Region, Version: opts.Version, Recipients: opts.Recipients, Blobs: []Blob{}}
+	unlock, err := lockScratch(dataDir, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	// A private scratch directory on the data directory's own file system:
 	// the snapshot of the store holds case metadata in the clear.
 	tmp, err := os.MkdirTemp(dataDir, ".backup-")
@@ -180,6 +185,34 @@ func Backup(ctx context.Context, dataDir string, tg Target, opts Options) (*Resu
 		"blobs_copied", res.BlobsCopied, "blobs_shared", res.BlobsShared, "ended", res.Ended,
 		"bytes", res.BytesCopied, "audit_seq", m.Audit.Seq, "took", res.Took.Round(time.Millisecond).String())
 	return res, nil
+}
+
+// lockFileName is held by a running backup of the data directory.
+const lockFileName = ".backup.lock"
+
+// lockScratch makes the backup the only one of dataDir, and removes the
+// scratch directories a killed backup left behind (they hold a plain copy
+// of the store, so they must not linger).
+func lockScratch(dataDir string, logger *slog.Logger) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dataDir, lockFileName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("backup: another backup of %s is running (%s is locked): %w", dataDir, lockFileName, err)
+	}
+	stale, _ := filepath.Glob(filepath.Join(dataDir, ".backup-*"))
+	for _, d := range stale {
+		if fi, err := os.Lstat(d); err == nil && fi.IsDir() {
+			logger.Warn("backup: removing the scratch directory of an interrupted backup", "dir", d)
+			if err := os.RemoveAll(d); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("backup: remove %s: %w", d, err)
+			}
+		}
+	}
+	return func() { f.Close() }, nil
 }
 
 // ParseRecipients parses age public keys, and refuses none.

@@ -433,3 +433,29 @@ func TestVerifySigningKeyContinuity(t *testing.T) {
 		t.Fatalf("list with an unfinished snapshot: %v %+v", err, snaps)
 	}
 }
+
+// A backup killed half-way leaves a plain copy of the store in a scratch
+// directory; the next backup removes it. Two backups at once: the second
+// is refused.
+func TestScratchCleanupAndLock(t *testing.T) {
+	h := newTestHub(t)
+	op := newOperator(t)
+	stale := filepath.Join(h.dir, ".backup-123")
+	os.Mkdir(stale, 0o700)
+	os.WriteFile(filepath.Join(stale, "hub.db"), []byte("plain copy"), 0o600)
+	h.backupNow(newTarget(t), op)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("the stale scratch directory is still there: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(h.dir, ".backup-*"))
+	if len(left) != 0 {
+		t.Fatalf("scratch left after a backup: %v", left)
+	}
+	backup.SetTestHookBeforeBlobs(t, func() {
+		_, err := backup.Backup(context.Background(), h.dir, newTarget(t), backup.Options{Recipients: []string{op.pub}})
+		if err == nil || !strings.Contains(err.Error(), "another backup") {
+			t.Errorf("a second backup at once: %v", err)
+		}
+	})
+	h.backupNow(newTarget(t), op)
+}
