@@ -412,7 +412,6 @@ func TestStatusFile(t *testing.T) {
 	}
 }
 
-
 // A snapshot signed by another key (another hub's, or a forger's) in the
 // same destination makes verify fail; an unfinished one is listed as such.
 func TestVerifySigningKeyContinuity(t *testing.T) {
