@@ -3,6 +3,7 @@ package backup_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hubkit/hubkit/internal/backup"
 	"github.com/hubkit/hubkit/internal/backup/dirtarget"
+	"github.com/hubkit/hubkit/internal/filedrop"
 )
 
 // benchBytes is HUBKIT_BENCH_BYTES, default 256 MiB: the drops' size.
@@ -100,6 +102,84 @@ func BenchmarkBackup(b *testing.B) {
 	b.ReportMetric(incr.Seconds(), "s/incremental")
 	fmt.Printf("backup of %d MiB: %v, cp -a %v: %.2f× (goal ≤ 1.2×); incremental after one 8 MiB drop: %v (goal ≤ 2 s)\n",
 		size>>20, full.Round(time.Millisecond), cp.Round(time.Millisecond), full.Seconds()/cp.Seconds(), incr.Round(time.Millisecond))
+}
+
+// gapReader yields left zero bytes and records the longest time
+// between two reads: how long the upload stood still.
+type gapReader struct {
+	left    int64
+	last    time.Time
+	longest time.Duration
+	buf     [64 << 10]byte
+}
+
+func (g *gapReader) Read(p []byte) (int, error) {
+	now := time.Now()
+	if !g.last.IsZero() {
+		g.longest = max(g.longest, now.Sub(g.last))
+	}
+	g.last = now
+	if g.left == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, g.buf[:min(int64(len(g.buf)), g.left)])
+	g.left -= int64(n)
+	return n, nil
+}
+
+// BenchmarkUploadStall: the longest a 64 MiB upload streaming into the
+// engine stands still while a full backup runs, against the same upload
+// without a backup (goal ≤ 100 ms).
+func BenchmarkUploadStall(b *testing.B) {
+	size := benchBytes(b)
+	h := benchHub(b, size)
+	op := newOperator(b)
+	opts := backup.Options{Recipients: []string{op.pub}, Logger: slog.New(slog.DiscardHandler)}
+	ctx := context.Background()
+	stall := func(during func()) time.Duration {
+		var stop atomic.Bool
+		var worst time.Duration
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for !stop.Load() {
+				d, err := h.drops.CreateDrop(ctx, sender, filedrop.DropSpec{CaseRef: "SAG-STALL", Purpose: filedrop.PurposeSection12c, Recipients: []string{recipient}})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				g := &gapReader{left: 64 << 20}
+				if _, err := h.drops.AddFile(ctx, sender, d.ID, "stor.bin", g.left, g); err != nil {
+					b.Error(err)
+					return
+				}
+				worst = max(worst, g.longest)
+			}
+		})
+		during()
+		stop.Store(true)
+		wg.Wait()
+		return worst
+	}
+	var with, without time.Duration
+	for b.Loop() {
+		tg, err := dirtarget.Open(filepath.Join(b.TempDir(), "backups"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var took time.Duration
+		with = max(with, stall(func() {
+			took = timeIt(func() {
+				if _, err := backup.Backup(ctx, h.dir, tg, opts); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}))
+		without = max(without, stall(func() { time.Sleep(took) }))
+	}
+	b.ReportMetric(float64(with.Microseconds())/1000, "ms/stall-during-backup")
+	b.ReportMetric(float64(without.Microseconds())/1000, "ms/stall-alone")
+	fmt.Printf("longest stall of a streaming upload during a backup of %d MiB: %v, without a backup: %v (%.2f×; goal ≤ 100 ms)\n",
+		size>>20, with.Round(time.Millisecond), without.Round(time.Millisecond), with.Seconds()/max(without.Seconds(), 1e-6))
 }
 
 // BenchmarkUploadPause: the longest a small upload (create, add a 256 KiB
