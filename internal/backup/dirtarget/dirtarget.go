@@ -67,7 +67,7 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64) erro
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer os.Remove(tmp) // after a successful rename there is nothing to remove
-	n, err := io.Copy(f, ctxReader{ctx, r})
+	n, err := io.CopyBuffer(f, ctxReader{ctx, r}, make([]byte, 1<<20))
 	if err == nil && size >= 0 && n != size {
 		err = fmt.Errorf("got %d bytes, want %d", n, size)
 	}
