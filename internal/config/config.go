@@ -31,6 +31,7 @@ type Config struct {
 	ModulesDir string          `mapstructure:"modules_dir"`
 	Targets    Targets         `mapstructure:"targets"`
 	FileDrop   FileDrop        `mapstructure:"file_drop"`
+	Backup     Backup          `mapstructure:"backup"`
 
 	File string `mapstructure:"-"` // the file loaded, "" when none
 }
@@ -70,6 +71,28 @@ func (f FileDrop) MinFreeBytes() (int64, error) {
 		return 0, fmt.Errorf("file_drop.min_free %q is not a size; write e.g. 1GiB or 500MB", f.MinFree)
 	}
 	return int64(n), nil
+}
+
+// Backup configures hubctl backup and restore (see docs/operations.md).
+type Backup struct {
+	// Recipients are the operators' age public keys (age1…): the store,
+	// audit log and keys of every snapshot are encrypted to each. A backup
+	// without one is refused.
+	Recipients []string `mapstructure:"recipients"`
+	KeepDaily  int      `mapstructure:"keep_daily"`  // hubctl backup prune keeps the newest snapshot of this many days
+	KeepWeekly int      `mapstructure:"keep_weekly"` // … and of this many ISO weeks
+	S3         BackupS3 `mapstructure:"s3"`
+}
+
+// BackupS3 is the S3-compatible service of s3:// destinations. Put the
+// keys in the environment (HUBKIT_BACKUP_S3_ACCESS_KEY,
+// HUBKIT_BACKUP_S3_SECRET_KEY), not in a file in the repository.
+type BackupS3 struct {
+	Endpoint  string `mapstructure:"endpoint"` // host[:port]
+	Region    string `mapstructure:"region"`
+	AccessKey string `mapstructure:"access_key"`
+	SecretKey string `mapstructure:"secret_key"`
+	Insecure  bool   `mapstructure:"insecure"` // plain HTTP: only for an endpoint on the same host
 }
 
 // Targets say where hubctl plan/apply deploy hubs.
@@ -140,6 +163,14 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("file_drop.smtp_from", "")
 	v.SetDefault("file_drop.smtp_tls", "")
 	v.SetDefault("file_drop.min_free", "")
+	v.SetDefault("backup.recipients", []string{})
+	v.SetDefault("backup.keep_daily", 7)
+	v.SetDefault("backup.keep_weekly", 4)
+	v.SetDefault("backup.s3.endpoint", "")
+	v.SetDefault("backup.s3.region", "")
+	v.SetDefault("backup.s3.access_key", "")
+	v.SetDefault("backup.s3.secret_key", "")
+	v.SetDefault("backup.s3.insecure", false)
 	v.SetDefault("targets.local.dir", ".hubkit/hubs")
 	v.SetDefault("targets.local.base_port", 8451)
 	v.SetDefault("targets.local.dev", true)
@@ -210,6 +241,9 @@ func (c *Config) validate() error {
 	}
 	if p := c.Targets.Local.BasePort; p < 1 || p > 65535-5 {
 		problems = append(problems, fmt.Sprintf("targets.local.base_port %d is not a port", p))
+	}
+	if c.Backup.KeepDaily < 0 || c.Backup.KeepWeekly < 0 {
+		problems = append(problems, "backup.keep_daily and backup.keep_weekly must not be negative")
 	}
 	if c.Terraform.Parallelism < 1 {
 		problems = append(problems, "terraform.parallelism must be at least 1")
