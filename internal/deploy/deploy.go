@@ -71,9 +71,16 @@ type Release struct {
 	Domain string
 	// Region is the region id; it names the systemd unit (hubkit-<region>.service).
 	Region string
-	// Env is extra environment for the hub, e.g. client secrets. The values
-	// are written to <dir>/hub.env (mode 0600) on the target, never logged.
+	// Env is extra environment for the hub, e.g. client secrets, never
+	// logged. Under systemd every entry is a systemd credential of that name
+	// (a root-only file in CredentialDir, read by the hub in
+	// $CREDENTIALS_DIRECTORY), not an environment variable; otherwise the
+	// values are written to <dir>/hub.env (mode 0600).
 	Env map[string]string
+	// BackupDest, when set, installs a nightly backup of the data directory
+	// to it (`hubctl backup --data <dir>/data --to BackupDest`): an absolute
+	// directory on the host or a URL. Only systemd hosts run it (a timer).
+	BackupDest string
 	// HealthTimeout bounds the wait for /readyz; 0 means DefaultHealthTimeout.
 	HealthTimeout time.Duration
 }
@@ -210,6 +217,11 @@ func (r *Release) validate() error {
 	}
 	if err := checkEnv(r.Env); err != nil {
 		problems = append(problems, err.Error())
+	}
+	if r.BackupDest != "" {
+		if err := checkBackupDest(r.BackupDest); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))

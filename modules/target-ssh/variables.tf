@@ -74,3 +74,9 @@ variable "hubctl_binary" {
   type        = string
   default     = null
 }
+
+variable "backup_dest" {
+  description = "Destination of the nightly backup (hubctl backup --to): an absolute directory on the host or a URL. Empty: no backup timer. Needs systemd on the host."
+  type        = string
+  default     = ""
+}
