@@ -24,7 +24,7 @@ variable "port" {
 }
 
 variable "user" {
-  description = "Login user; must be root on hosts that run systemd (the hub is installed as a systemd unit with its own user)."
+  description = "Login user; must be root on hosts that run systemd (the hub is installed as a systemd unit with its own user and root-only credentials: a sudo rule allowing that would be root in all but name)."
   type        = string
   default     = "root"
 }
