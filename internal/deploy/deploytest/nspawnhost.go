@@ -233,12 +233,26 @@ func (h *SystemdHost) MustRun(t testing.TB, command string) string {
 }
 
 // StartOIDCProvider runs the test OpenID Provider in the host's network
-// namespace, listening on HostAddr: the hub in the container and the
-// test's HTTP client both reach it there.
+// namespace and returns its issuer, http://127.0.0.1:<port>/...: a
+// loopback issuer, which a hub accepts over plain HTTP, reached by the hub
+// on the namespace's loopback. The provider listens on all the
+// namespace's addresses, so a test's HTTP client reaches the same port at
+// Addr (dial Addr for 127.0.0.1, see DialLoopback).
 func (h *SystemdHost) StartOIDCProvider(t testing.TB, cfg testenv.OIDCConfig) string {
 	t.Helper()
-	cfg.Host = h.Addr
+	cfg.Host = "0.0.0.0"
+	cfg.Port = FreePort(t) // free in the fresh namespace too
+	cfg.Issuer = "http://127.0.0.1:" + strconv.Itoa(cfg.Port) + cfg.IssuerPath
 	return startOIDCProviderIn(t, h.NS, cfg)
+}
+
+// DialLoopback rewrites an address on 127.0.0.1 to the same port at the
+// host's address: what the host's loopback serves, as seen from here.
+func (h *SystemdHost) DialLoopback(addr string) string {
+	if host, port, err := net.SplitHostPort(addr); err == nil && host == "127.0.0.1" {
+		return net.JoinHostPort(h.Addr, port)
+	}
+	return addr
 }
 
 // SystemdRoot returns the cached root file system of the systemd test
