@@ -7,7 +7,8 @@
 //	<dir>/releases/<release-id>/{hubctl, caddy.json, site.json, manifest.json}
 //	<dir>/current  -> releases/<release-id>   (relative symlink, switched atomically)
 //	<dir>/data/                                (0700; the hub's data; deploy never touches it)
-//	<dir>/hub.env                              (0600; the service's environment, may hold secrets)
+//	<dir>/hub.env                              (0600; the service's environment; holds the secrets except under systemd,
+//	                                            where they are credentials in /etc/hubkit/credentials/<region>/)
 //	<dir>/hub.pid, <dir>/hub.log               (start-stop-daemon and the built-in supervisor)
 //
 // A deploy uploads the release (or reuses an intact one), switches current,

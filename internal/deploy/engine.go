@@ -298,6 +298,8 @@ func (e *engine) switchTo(ctx context.Context, id string) error {
 type settingsStore interface {
 	writeSettings(ctx context.Context, e *engine, data []byte) error
 	readSettings(ctx context.Context, e *engine) ([]byte, error)
+	// secretNames lists the names of the secrets kept outside hub.env.
+	secretNames(ctx context.Context) ([]string, error)
 }
 
 // readEnv returns the service settings as hub.env content, nil when there are none.
@@ -374,12 +376,21 @@ func (e *engine) status(ctx context.Context, probe bool) (*Status, error) {
 	if st.ReleaseID, err = e.current(ctx); err != nil {
 		return nil, err
 	}
-	if env, err := e.readEnv(ctx); err != nil {
+	// Status needs the names only: the secrets stay where they are.
+	if env, err := e.getEnvFile(ctx); err != nil {
 		return nil, err
 	} else if env != nil {
 		if _, s, err := parseEnv(env); err == nil {
 			st.Listen, st.EnvNames = s.Listen, envNames(s.Env)
 		}
+	}
+	if store, ok := e.svc.(settingsStore); ok {
+		names, err := store.secretNames(ctx)
+		if err != nil {
+			return nil, err
+		}
+		st.EnvNames = append(st.EnvNames, names...)
+		sort.Strings(st.EnvNames)
 	}
 	if st.Running, err = e.svc.running(ctx); err != nil {
 		return nil, fmt.Errorf("%s: ask %s whether the hub runs: %w", e.name, e.svc, err)

@@ -243,6 +243,10 @@ func (s *systemdService) installBackup(ctx context.Context) error {
 	return nil
 }
 
+func (s *systemdService) secretNames(ctx context.Context) ([]string, error) {
+	return s.credentialNames(ctx)
+}
+
 // credentialNames lists the secrets stored for the region.
 func (s *systemdService) credentialNames(ctx context.Context) ([]string, error) {
 	dir := quote(CredentialDir(s.region))
