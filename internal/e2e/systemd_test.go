@@ -103,6 +103,10 @@ targets:
 		t.Fatalf("apply --target ssh: exit %d\n%s\njournal:\n%s", code, tail(out, 60), host.MustRun(t, "journalctl --no-pager -n 60 -u "+unit))
 	}
 	t.Logf("hubctl apply --target ssh took %s", time.Since(start).Round(time.Millisecond))
+	// Nothing drifts: the deployed hub is what Terraform planned.
+	if code, out := hubctl("plan", "--region", "nordjylland", "--target", "ssh"); code != 0 {
+		t.Errorf("plan after apply: exit %d, want 0 (no changes)\n%s", code, tail(out, 60))
+	}
 
 	addr := net.JoinHostPort(host.Addr, "443")
 	if err := deploytest.Readyz(addr, domain); err != nil {
