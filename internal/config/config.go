@@ -120,6 +120,9 @@ type SSHTarget struct {
 	Dir            string `mapstructure:"dir"`
 	Listen         string `mapstructure:"listen"`
 	Dev            bool   `mapstructure:"dev"`
+	// BackupDest is where the host's nightly backup timer writes (hubctl
+	// backup --to); empty means no backup timer.
+	BackupDest string `mapstructure:"backup_dest"`
 }
 
 // Login bounds login attempts (token buckets, refilled per minute).

@@ -7,7 +7,8 @@
 //	<dir>/releases/<release-id>/{hubctl, caddy.json, site.json, manifest.json}
 //	<dir>/current  -> releases/<release-id>   (relative symlink, switched atomically)
 //	<dir>/data/                                (0700; the hub's data; deploy never touches it)
-//	<dir>/hub.env                              (0600; the service's environment, may hold secrets)
+//	<dir>/hub.env                              (0600; the service's environment; holds the secrets except under systemd,
+//	                                            where they are credentials in /etc/hubkit/credentials/<region>/)
 //	<dir>/hub.pid, <dir>/hub.log               (start-stop-daemon and the built-in supervisor)
 //
 // A deploy uploads the release (or reuses an intact one), switches current,
@@ -71,9 +72,16 @@ type Release struct {
 	Domain string
 	// Region is the region id; it names the systemd unit (hubkit-<region>.service).
 	Region string
-	// Env is extra environment for the hub, e.g. client secrets. The values
-	// are written to <dir>/hub.env (mode 0600) on the target, never logged.
+	// Env is extra environment for the hub, e.g. client secrets, never
+	// logged. Under systemd every entry is a systemd credential of that name
+	// (a root-only file in CredentialDir, read by the hub in
+	// $CREDENTIALS_DIRECTORY), not an environment variable; otherwise the
+	// values are written to <dir>/hub.env (mode 0600).
 	Env map[string]string
+	// BackupDest, when set, installs a nightly backup of the data directory
+	// to it (`hubctl backup --data <dir>/data --to BackupDest`): an absolute
+	// directory on the host or a URL. Only systemd hosts run it (a timer).
+	BackupDest string
 	// HealthTimeout bounds the wait for /readyz; 0 means DefaultHealthTimeout.
 	HealthTimeout time.Duration
 }
@@ -210,6 +218,11 @@ func (r *Release) validate() error {
 	}
 	if err := checkEnv(r.Env); err != nil {
 		problems = append(problems, err.Error())
+	}
+	if r.BackupDest != "" {
+		if err := checkBackupDest(r.BackupDest); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))

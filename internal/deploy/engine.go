@@ -292,8 +292,34 @@ func (e *engine) switchTo(ctx context.Context, id string) error {
 	return nil
 }
 
-// readEnv returns hub.env, nil when there is none.
+// settingsStore is a service manager that keeps the service settings
+// itself instead of in hub.env alone: systemd keeps the secrets as
+// credentials. Both methods see the settings as hub.env content.
+type settingsStore interface {
+	writeSettings(ctx context.Context, e *engine, data []byte) error
+	readSettings(ctx context.Context, e *engine) ([]byte, error)
+	// secretNames lists the names of the secrets kept outside hub.env.
+	secretNames(ctx context.Context) ([]string, error)
+}
+
+// readEnv returns the service settings as hub.env content, nil when there are none.
 func (e *engine) readEnv(ctx context.Context) ([]byte, error) {
+	if st, ok := e.svc.(settingsStore); ok {
+		return st.readSettings(ctx, e)
+	}
+	return e.getEnvFile(ctx)
+}
+
+// writeEnv stores the service settings, given as hub.env content.
+func (e *engine) writeEnv(ctx context.Context, data []byte) error {
+	if st, ok := e.svc.(settingsStore); ok {
+		return st.writeSettings(ctx, e, data)
+	}
+	return e.putEnvFile(ctx, data)
+}
+
+// getEnvFile returns hub.env, nil when there is none.
+func (e *engine) getEnvFile(ctx context.Context) ([]byte, error) {
 	f := quote(path.Join(e.dir, EnvFile))
 	out, err := e.h.sh(ctx, fmt.Sprintf("if [ -f %s ]; then echo present; cat %s; fi", f, f), nil)
 	if err != nil {
@@ -306,8 +332,8 @@ func (e *engine) readEnv(ctx context.Context) ([]byte, error) {
 	return rest, nil
 }
 
-// writeEnv replaces hub.env atomically, created with mode 0600.
-func (e *engine) writeEnv(ctx context.Context, data []byte) error {
+// putEnvFile replaces hub.env atomically, created with mode 0600.
+func (e *engine) putEnvFile(ctx context.Context, data []byte) error {
 	f := path.Join(e.dir, EnvFile)
 	_, err := e.h.sh(ctx, script(
 		"umask 077",
@@ -350,12 +376,21 @@ func (e *engine) status(ctx context.Context, probe bool) (*Status, error) {
 	if st.ReleaseID, err = e.current(ctx); err != nil {
 		return nil, err
 	}
-	if env, err := e.readEnv(ctx); err != nil {
+	// Status needs the names only: the secrets stay where they are.
+	if env, err := e.getEnvFile(ctx); err != nil {
 		return nil, err
 	} else if env != nil {
 		if _, s, err := parseEnv(env); err == nil {
 			st.Listen, st.EnvNames = s.Listen, envNames(s.Env)
 		}
+	}
+	if store, ok := e.svc.(settingsStore); ok {
+		names, err := store.secretNames(ctx)
+		if err != nil {
+			return nil, err
+		}
+		st.EnvNames = append(st.EnvNames, names...)
+		sort.Strings(st.EnvNames)
 	}
 	if st.Running, err = e.svc.running(ctx); err != nil {
 		return nil, fmt.Errorf("%s: ask %s whether the hub runs: %w", e.name, e.svc, err)

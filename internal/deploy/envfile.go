@@ -12,7 +12,8 @@ import (
 // directory. It is written with mode 0600 because it may hold secrets
 // (client secrets passed through from the operator's environment): the
 // service needs them on the host to start, also after a reboot, but they
-// never go into bundles or Terraform state.
+// never go into bundles or Terraform state. Under systemd hub.env holds
+// no secrets: they are systemd credentials (see CredentialDir).
 //
 // Its lines are NAME='value'. That is read the same way by a POSIX shell
 // (`set -a; . ./hub.env`, for start-stop-daemon) and by systemd's

@@ -65,6 +65,9 @@ func (l *Local) Deploy(ctx context.Context, rel Release) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rel.BackupDest != "" {
+		return nil, fmt.Errorf("%s: backup_dest is for systemd hosts reached over SSH; a local target has no backup timer", l)
+	}
 	return e.deploy(ctx, rel)
 }
 

@@ -18,8 +18,10 @@ import (
 
 // SSH deploys onto a host reached over SSH with a private key, checking
 // the host against a pinned host key. The hub runs under systemd as a
-// hardened unit when the host runs systemd (then the user must be root),
-// and under start-stop-daemon as the login user otherwise.
+// hardened unit when the host runs systemd (then the user must be root:
+// installing units, users and root-only credential files is root's work,
+// and a sudo rule allowing it would be root in all but name), and under
+// start-stop-daemon as the login user otherwise.
 type SSH struct {
 	Host string
 	// Port defaults to 22.
@@ -135,8 +137,16 @@ func (t *SSH) Deploy(ctx context.Context, rel Release) (*Result, error) {
 		return nil, err
 	}
 	defer h.Close()
-	if s, ok := e.svc.(*systemdService); ok && !h.root {
-		return nil, fmt.Errorf("%s: the host runs systemd, and installing the hub as a systemd unit (%s) needs root: connect as root", t, s.unitPath())
+	s, isSystemd := e.svc.(*systemdService)
+	if isSystemd && !h.root {
+		return nil, fmt.Errorf("%s: the host runs systemd, and installing the hub as a systemd unit (%s, its user, its credentials in %s) needs root: "+
+			"log in as root (user = \"root\", key-only: PermitRootLogin prohibit-password), see modules/target-ssh/README.md", t, s.unitPath(), CredentialDir(rel.Region))
+	}
+	if rel.BackupDest != "" {
+		if !isSystemd {
+			return nil, fmt.Errorf("%s: backup_dest is set, but the host does not run systemd, whose timer runs the nightly backup: leave backup_dest empty and back up %s/data otherwise", t, t.Dir)
+		}
+		s.backupDest = rel.BackupDest
 	}
 	return e.deploy(ctx, rel)
 }
@@ -159,7 +169,7 @@ func (t *SSH) Remove(ctx context.Context, purge bool) error {
 	}
 	defer h.Close()
 	if s, ok := e.svc.(*systemdService); ok && s.region != "" && !h.root {
-		return fmt.Errorf("%s: removing the systemd unit %s needs root: connect as root", t, s.unitPath())
+		return fmt.Errorf("%s: removing the systemd unit %s needs root: log in as root (see modules/target-ssh/README.md)", t, s.unitPath())
 	}
 	return e.remove(ctx, purge)
 }

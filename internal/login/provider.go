@@ -19,6 +19,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/hubkit/hubkit/internal/credential"
 	"github.com/hubkit/hubkit/internal/region"
 )
 
@@ -57,9 +58,13 @@ func secretReader(ref region.SecretRef) func() (string, error) {
 	return func() (string, error) {
 		switch {
 		case ref.Env != "":
-			v := os.Getenv(ref.Env)
-			if v == "" {
-				return "", fmt.Errorf("client secret: environment variable %s is not set", ref.Env)
+			// Under systemd the secret is the credential of that name.
+			v, ok, err := credential.Lookup(ref.Env)
+			if err != nil {
+				return "", fmt.Errorf("client secret: %w", err)
+			}
+			if !ok {
+				return "", fmt.Errorf("client secret: neither the systemd credential nor the environment variable %s is set", ref.Env)
 			}
 			return v, nil
 		case ref.File != "":

@@ -28,6 +28,7 @@ type siteModel struct {
 	IdentityProviders  types.List   `tfsdk:"identity_providers"`
 	Listen             types.String `tfsdk:"listen"`
 	Environment        types.Map    `tfsdk:"environment"`
+	BackupDest         types.String `tfsdk:"backup_dest"`
 	PurgeData          types.Bool   `tfsdk:"purge_data"`
 	HealthTimeout      types.String `tfsdk:"health_timeout"`
 	HubctlBinary       types.String `tfsdk:"hubctl_binary"`
@@ -123,6 +124,7 @@ func (m *siteModel) release(ctx context.Context) (deploy.Release, diag.Diagnosti
 	env, d := m.environment(ctx)
 	diags.Append(d...)
 	rel.Env = env
+	rel.BackupDest = m.BackupDest.ValueString()
 	return rel, diags
 }
 
@@ -160,6 +162,7 @@ func (m *siteModel) environment(ctx context.Context) (map[string]string, diag.Di
 func deployedSettingsChanged(plan, state *siteModel) bool {
 	return !plan.BundleHash.Equal(state.BundleHash) || !plan.Files.Equal(state.Files) ||
 		!plan.Listen.Equal(state.Listen) || !plan.Environment.Equal(state.Environment) ||
+		plan.BackupDest.ValueString() != state.BackupDest.ValueString() ||
 		!plan.HubctlSHA256.Equal(state.HubctlSHA256) || !plan.ReleaseID.Equal(state.ReleaseID) ||
 		!plan.DeployedBundleHash.Equal(state.DeployedBundleHash)
 }

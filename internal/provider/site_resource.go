@@ -100,11 +100,18 @@ func (r *siteResource) Schema(_ context.Context, _ resource.SchemaRequest, resp 
 				Description: "Environment of the hub, by reference: each key is a variable set for the hub, each value the name of a " +
 					"variable of the process running Terraform whose value is passed through at apply time, e.g. " +
 					"`{ HUBKIT_DEV_CLIENT_SECRET = \"HUBKIT_DEV_CLIENT_SECRET\" }`. Values are never stored in the state; on the " +
-					"target they are in `hub.env` (mode 0600). A rotated value is rolled out by the next deploy (`terraform apply -replace`).",
+					"target they are systemd credentials where the hub runs under systemd (root-only files in `/etc/hubkit/credentials/<region>/`, " +
+					"loaded with `LoadCredential=`; the hub reads them in `$CREDENTIALS_DIRECTORY`, not in its environment), else in `hub.env` " +
+					"(mode 0600). A rotated value is rolled out by the next deploy (`terraform apply -replace`).",
 				Validators: []validator.Map{
 					mapvalidator.KeysAre(stringvalidator.RegexMatches(envNameRe, "must be an environment variable name")),
 					mapvalidator.ValueStringsAre(stringvalidator.RegexMatches(envNameRe, "must be the name of an environment variable of the process running Terraform")),
 				}},
+			"backup_dest": schema.StringAttribute{Optional: true,
+				Description: "Where the nightly backup of the hub's data goes, passed to `hubctl backup --to`: an absolute directory on the host " +
+					"(created 0700 for the hub's user when missing, never emptied) or a URL. Installs `hubkit-backup-<region>.service` " +
+					"(oneshot, the hub's sandbox) and its timer (daily, persistent, randomised by up to an hour); a failed backup is a failed unit. " +
+					"Only for SSH targets running systemd. Empty or unset: no backup timer (an existing one is removed)."},
 			"purge_data": schema.BoolAttribute{Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				Description: "Whether destroy also removes the hub's data directory (sessions, audit log, files). Default false: data outlives the site. " +
 					"Destroy uses the value in the state: set it to true and apply before destroying."},
@@ -445,7 +452,7 @@ func (r *siteResource) ImportState(ctx context.Context, req resource.ImportState
 		BundleHash: types.StringNull(), Files: types.MapNull(types.StringType),
 		Members: types.ListNull(types.StringType), ResourcePersons: types.ListNull(types.StringType),
 		Partners: types.ListNull(types.StringType), IdentityProviders: types.ListNull(types.StringType),
-		Listen: types.StringNull(), Environment: types.MapNull(types.StringType),
+		Listen: types.StringNull(), Environment: types.MapNull(types.StringType), BackupDest: types.StringNull(),
 		PurgeData: types.BoolNull(), HealthTimeout: types.StringNull(),
 		HubctlBinary: types.StringNull(), HubctlSHA256: types.StringNull(),
 		ReleaseID: types.StringNull(), DeployedBundleHash: types.StringNull(),

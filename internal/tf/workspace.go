@@ -361,8 +361,18 @@ func (r *Runner) rootModule(region, dir string) (map[string]any, error) {
 			"host_key": st.HostKey, "dir": st.Dir, "listen": st.Listen} {
 			site[k] = v
 		}
+		env, err := secretEnv(r.Config, region)
+		if err != nil {
+			return nil, err
+		}
 		if st.Dev {
-			site["environment"] = map[string]string{devidp.SecretEnv: devidp.SecretEnv}
+			env[devidp.SecretEnv] = devidp.SecretEnv
+		}
+		if len(env) > 0 {
+			site["environment"] = env
+		}
+		if st.BackupDest != "" {
+			site["backup_dest"] = st.BackupDest
 		}
 	default:
 		return nil, fmt.Errorf("unknown target %q: use local or ssh", r.Target)

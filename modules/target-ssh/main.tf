@@ -16,6 +16,7 @@ resource "hubkit_site" "this" {
   purge_data     = var.purge_data
   health_timeout = var.health_timeout
   hubctl_binary  = var.hubctl_binary
+  backup_dest    = var.backup_dest
 
   target {
     ssh {

@@ -24,7 +24,7 @@ variable "port" {
 }
 
 variable "user" {
-  description = "Login user; must be root on hosts that run systemd (the hub is installed as a systemd unit with its own user)."
+  description = "Login user; must be root on hosts that run systemd (the hub is installed as a systemd unit with its own user and root-only credentials: a sudo rule allowing that would be root in all but name)."
   type        = string
   default     = "root"
 }
@@ -73,4 +73,10 @@ variable "hubctl_binary" {
   description = "hubctl executable to deploy (built for the host's platform). Default: the hubctl serving the provider."
   type        = string
   default     = null
+}
+
+variable "backup_dest" {
+  description = "Destination of the nightly backup (hubctl backup --to): an absolute directory on the host or a URL. Empty: no backup timer. Needs systemd on the host."
+  type        = string
+  default     = ""
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 
 	"github.com/caddyserver/caddy/v2"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubkit/hubkit/internal/caddymod/hubapp"
+	"github.com/hubkit/hubkit/internal/credential"
 	idp "github.com/hubkit/hubkit/internal/devidp"
 )
 
@@ -61,7 +61,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if !ok {
 		return fmt.Errorf("hubkit_devidp: the hubkit app is a %T, not *hubapp.App", v)
 	}
-	cfg, err := configFor(app.AllSites(), os.Getenv(idp.SecretEnv))
+	secret, _, err := credential.Lookup(idp.SecretEnv)
+	if err != nil {
+		return fmt.Errorf("hubkit_devidp: %w", err)
+	}
+	cfg, err := configFor(app.AllSites(), secret)
 	if err != nil {
 		return fmt.Errorf("hubkit_devidp: %w", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,26 +70,7 @@ func StartSSHHost(t testing.TB) *SSHHost {
 	t.Cleanup(unlock)
 
 	h := &SSHHost{Addr: HostAddr, Port: 22, User: "root", dir: t.TempDir()}
-	id := strconv.Itoa(os.Getpid())
-	h.NS = "hubkit-e2e-" + id
-	vethHost, vethNS := "hk"+id+"h", "hk"+id+"n"
-	removeStaleLinks(t)
-	run(t, "ip", "netns", "add", h.NS)
-	t.Cleanup(func() {
-		h.killNamespaceProcesses(t)
-		_ = exec.Command("ip", "link", "del", vethHost).Run()
-		if out, err := exec.Command("ip", "netns", "del", h.NS).CombinedOutput(); err != nil {
-			t.Errorf("deploytest: ip netns del %s: %v %s", h.NS, err, out)
-		}
-	})
-	run(t, "ip", "link", "add", vethHost, "type", "veth", "peer", "name", vethNS)
-	run(t, "ip", "link", "set", vethNS, "netns", h.NS)
-	run(t, "ip", "addr", "add", HostSideAddr+prefixLen, "dev", vethHost)
-	run(t, "ip", "link", "set", vethHost, "up")
-	run(t, "ip", "-n", h.NS, "addr", "add", HostAddr+prefixLen, "dev", vethNS)
-	run(t, "ip", "-n", h.NS, "link", "set", vethNS, "up")
-	run(t, "ip", "-n", h.NS, "link", "set", "lo", "up")
-
+	h.NS = startNetwork(t)
 	hostKey := h.writeKey(t, "ssh_host_ed25519_key")
 	userKey := h.writeKey(t, "id_ed25519")
 	other := h.writeKey(t, "other_host_key")
@@ -99,6 +82,34 @@ func StartSSHHost(t testing.TB) *SSHHost {
 	}
 	h.startSSHD(t)
 	return h
+}
+
+// startNetwork creates the test network: a network namespace holding
+// HostAddr, joined by a veth pair to HostSideAddr on this machine. It is
+// removed when the test ends, after every process left in it is killed.
+// The caller holds lockNetwork.
+func startNetwork(t testing.TB) string {
+	t.Helper()
+	id := strconv.Itoa(os.Getpid())
+	ns := "hubkit-e2e-" + id
+	vethHost, vethNS := "hk"+id+"h", "hk"+id+"n"
+	removeStaleLinks(t)
+	run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() {
+		killNamespaceProcesses(t, ns)
+		_ = exec.Command("ip", "link", "del", vethHost).Run()
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Errorf("deploytest: ip netns del %s: %v %s", ns, err, out)
+		}
+	})
+	run(t, "ip", "link", "add", vethHost, "type", "veth", "peer", "name", vethNS)
+	run(t, "ip", "link", "set", vethNS, "netns", ns)
+	run(t, "ip", "addr", "add", HostSideAddr+prefixLen, "dev", vethHost)
+	run(t, "ip", "link", "set", vethHost, "up")
+	run(t, "ip", "-n", ns, "addr", "add", HostAddr+prefixLen, "dev", vethNS)
+	run(t, "ip", "-n", ns, "link", "set", vethNS, "up")
+	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	return ns
 }
 
 // sshdConfig allows exactly key logins of root, on the namespace's address.
@@ -197,11 +208,11 @@ func (h *SSHHost) Exec(name string, args ...string) ([]byte, error) {
 
 // killNamespaceProcesses ends what the tests started inside the namespace
 // and left running (a hub whose target a failed test did not remove).
-func (h *SSHHost) killNamespaceProcesses(t testing.TB) {
-	out, _ := exec.Command("ip", "netns", "pids", h.NS).Output()
+func killNamespaceProcesses(t testing.TB, ns string) {
+	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
 	for _, f := range strings.Fields(string(out)) {
 		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
-			t.Logf("deploytest: killing pid %d left in namespace %s", pid, h.NS)
+			t.Logf("deploytest: killing pid %d left in namespace %s", pid, ns)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -212,6 +223,13 @@ func (h *SSHHost) killNamespaceProcesses(t testing.TB) {
 // and returns its issuer: a hub on the test host reaches it, nothing else does.
 func (h *SSHHost) StartOIDCProvider(t testing.TB, cfg testenv.OIDCConfig) string {
 	t.Helper()
+	return startOIDCProviderIn(t, h.NS, cfg)
+}
+
+// startOIDCProviderIn runs the test OpenID Provider inside network
+// namespace ns and returns its issuer.
+func startOIDCProviderIn(t testing.TB, ns string, cfg testenv.OIDCConfig) string {
+	t.Helper()
 	node := testenv.RequireNode(t)
 	data, err := json.Marshal(cfg)
 	if err != nil {
@@ -221,7 +239,7 @@ func (h *SSHHost) StartOIDCProvider(t testing.TB, cfg testenv.OIDCConfig) string
 	if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", h.NS, node, "server.mjs", cfgPath)
+	cmd := exec.Command("ip", "netns", "exec", ns, node, "server.mjs", cfgPath)
 	cmd.Dir = filepath.Join(testenv.RepoRoot(t), testenv.OIDCProviderDir)
 	cmd.Env = append(os.Environ(), "OIDC_TEST_EXIT_ON_STDIN_EOF=1", "NODE_ENV=test")
 	stdin, err := cmd.StdinPipe()
@@ -304,37 +322,45 @@ func removeStaleLinks(t testing.TB) {
 	}
 }
 
-var installOnce sync.Once
+var installMu sync.Mutex
 
 // requirePackages installs iproute2 and openssh-server when missing.
 func requirePackages(t testing.TB) {
 	t.Helper()
+	requireTools(t, map[string]string{"ip": "iproute2", "/usr/sbin/sshd": "openssh-server"})
+}
+
+// requireTools installs the Debian package of every missing tool (a
+// name on PATH or an absolute path => package) with apt-get, as
+// .ci/install-deps does, and fails the test naming them when it cannot.
+func requireTools(t testing.TB, tools map[string]string) {
+	t.Helper()
+	installMu.Lock()
+	defer installMu.Unlock()
 	var missing []string
-	if _, err := exec.LookPath("ip"); err != nil {
-		missing = append(missing, "iproute2")
-	}
-	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
-		missing = append(missing, "openssh-server")
+	for tool, pkg := range tools {
+		if _, err := exec.LookPath(tool); err != nil && !slices.Contains(missing, pkg) {
+			missing = append(missing, pkg)
+		}
 	}
 	if len(missing) == 0 {
 		return
 	}
-	var err error
-	installOnce.Do(func() {
-		t.Logf("deploytest: installing %s with apt-get", strings.Join(missing, " "))
-		env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		upd := exec.Command("apt-get", "-q", "update")
-		upd.Env = env
-		if out, e := upd.CombinedOutput(); e != nil {
-			err = fmt.Errorf("apt-get update: %v\n%s", e, out)
-			return
-		}
+	sort.Strings(missing)
+	t.Logf("deploytest: installing %s with apt-get", strings.Join(missing, " "))
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	upd := exec.Command("apt-get", "-q", "update")
+	upd.Env = env
+	err := error(nil)
+	if out, e := upd.CombinedOutput(); e != nil {
+		err = fmt.Errorf("apt-get update: %v\n%s", e, out)
+	} else {
 		inst := exec.Command("apt-get", append([]string{"-q", "install", "-y", "--no-install-recommends"}, missing...)...)
 		inst.Env = env
 		if out, e := inst.CombinedOutput(); e != nil {
 			err = fmt.Errorf("apt-get install: %v\n%s", e, out)
 		}
-	})
+	}
 	if err != nil {
 		t.Fatalf("deploytest: %s missing and could not be installed (run .ci/install-deps as root): %v", strings.Join(missing, " "), err)
 	}
