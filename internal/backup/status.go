@@ -57,3 +57,13 @@ func WriteStatus(dataDir string, s Status) error {
 	}
 	return nil
 }
+
+// ReadStatus reads dataDir/StatusFile; ok is false when there is none (or
+// it cannot be read).
+func ReadStatus(dataDir string) (s Status, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dataDir, StatusFile))
+	if err != nil || json.Unmarshal(b, &s) != nil {
+		return Status{}, false
+	}
+	return s, true
+}

@@ -10,7 +10,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,6 +29,10 @@ const (
 	CaddyFile    = "caddy.json"
 	SiteFile     = "site.json"
 	ManifestFile = "manifest.json"
+	// BackupFile holds the backup settings of the global configuration
+	// (operators' age public keys, retention), for the host's nightly
+	// hubctl backup --bundle; present only when backup.recipients is set.
+	BackupFile = "backup.json"
 )
 
 // DevPort is the HTTPS port of development hubs.
@@ -104,12 +110,20 @@ func Render(set *region.Set, id string, cfg *config.Config, opt Options) (*Bundl
 		return nil, err
 	}
 	files := map[string][]byte{CaddyFile: caddyJSON, SiteFile: siteJSON}
+	names := []string{CaddyFile, SiteFile}
+	if len(cfg.Backup.Recipients) > 0 {
+		if files[BackupFile], err = marshal(BackupSettings{Recipients: cfg.Backup.Recipients,
+			KeepDaily: cfg.Backup.KeepDaily, KeepWeekly: cfg.Backup.KeepWeekly}); err != nil {
+			return nil, err
+		}
+		names = append(names, BackupFile)
+	}
 	m := Manifest{
 		Format: site.Format, Region: st.Region.ID, Domain: st.Region.Domain, Dev: opt.Dev,
 		HubctlVersion: opt.Version, Files: map[string]string{},
 	}
 	h := sha256.New()
-	for _, name := range []string{CaddyFile, SiteFile} {
+	for _, name := range names {
 		sum := sha256.Sum256(files[name])
 		m.Files[name] = hex.EncodeToString(sum[:])
 		fmt.Fprintf(h, "%s  %s\n", m.Files[name], name)
@@ -119,6 +133,30 @@ func Render(set *region.Set, id string, cfg *config.Config, opt Options) (*Bundl
 		return nil, err
 	}
 	return &Bundle{Files: files, Manifest: m}, nil
+}
+
+// BackupSettings is the content of BackupFile: public keys and numbers,
+// nothing secret.
+type BackupSettings struct {
+	Recipients []string `json:"recipients"`
+	KeepDaily  int      `json:"keep_daily"`
+	KeepWeekly int      `json:"keep_weekly"`
+}
+
+// ReadBackupSettings reads a bundle's BackupFile; ok is false when the
+// bundle has none.
+func ReadBackupSettings(dir string) (s BackupSettings, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, BackupFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, false, fmt.Errorf("%s: %w", filepath.Join(dir, BackupFile), err)
+	}
+	return s, true, nil
 }
 
 // Write writes the bundle into dir atomically per file (temp file, fsync,

@@ -20,12 +20,15 @@ import (
 	"github.com/hubkit/hubkit/internal/backup"
 	"github.com/hubkit/hubkit/internal/backup/dirtarget"
 	"github.com/hubkit/hubkit/internal/backup/s3target"
+	"github.com/hubkit/hubkit/internal/bundle"
+	"github.com/hubkit/hubkit/internal/config"
 	"github.com/hubkit/hubkit/internal/filedrop"
 	"github.com/hubkit/hubkit/internal/version"
 )
 
 func (a *app) backupCmd() *cobra.Command {
 	var data, to, bundleDir, regionID string
+	var prune bool
 	cmd := &cobra.Command{
 		Use:   "backup",
 		Short: "Take an online snapshot of a hub's data directory, and list, verify and prune snapshots",
@@ -52,7 +55,11 @@ ok or error). See docs/operations.md, "Backup and restore".`,
 				return err
 			}
 			logger := slog.New(slog.NewTextHandler(a.stderr, nil))
-			res, err := backup.Backup(ctx, data, tg, backup.Options{Recipients: a.cfg.Backup.Recipients, Region: regionID,
+			settings, err := a.backupSettings(bundleDir)
+			if err != nil {
+				return err
+			}
+			res, err := backup.Backup(ctx, data, tg, backup.Options{Recipients: settings.Recipients, Region: regionID,
 				Version: version.Version, BundleDir: bundleDir, Progress: a.stderr, Logger: logger})
 			st := backup.Status{Time: time.Now().UTC(), Dest: tg.String(), OK: err == nil}
 			if err != nil {
@@ -72,12 +79,16 @@ ok or error). See docs/operations.md, "Backup and restore".`,
 			fmt.Fprintf(a.stdout, "snapshot %s in %s: %d blobs (%d copied, %d shared), %d ended during the backup, audit up to record %d, %s written in %s\n",
 				m.Name, tg, len(m.Blobs), res.BlobsCopied, res.BlobsShared, res.Ended, m.Audit.Seq,
 				humanize.IBytes(uint64(res.BytesCopied)), res.Took.Round(time.Millisecond))
+			if prune {
+				return a.prune(ctx, to, settings)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", "", "the hub's data directory (holding hub.db, audit.log, keys/ and blobs/)")
 	cmd.Flags().StringVar(&to, "to", "", "destination: a directory or s3://BUCKET/PREFIX")
-	cmd.Flags().StringVar(&bundleDir, "bundle", "", "the hub's bundle directory: its manifest.json is kept with the snapshot (optional)")
+	cmd.Flags().StringVar(&bundleDir, "bundle", "", "the hub's bundle directory: its manifest.json is kept with the snapshot, and its backup.json supplies backup.recipients and the retention when the configuration has none (optional)")
+	cmd.Flags().BoolVar(&prune, "prune", false, "after the backup, prune the destination as hubctl backup prune does (the nightly timer does this)")
 	cmd.Flags().StringVar(&regionID, "region", "", "the hub's region id, recorded in the manifest (default: the bundle's)")
 	_ = cmd.MarkFlagRequired("data")
 	_ = cmd.MarkFlagRequired("to")
@@ -186,24 +197,53 @@ snapshot purges those drops. Run it after every backup.`,
 		Example: "  hubctl backup prune /mnt/backup/nordjylland",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tg, err := a.openTarget(cmd.Context(), args[0], false)
+			settings, err := a.backupSettings("")
 			if err != nil {
 				return err
 			}
-			res, err := backup.Prune(cmd.Context(), tg, backup.PruneOptions{KeepDaily: a.cfg.Backup.KeepDaily, KeepWeekly: a.cfg.Backup.KeepWeekly,
-				Logger: slog.New(slog.NewTextHandler(a.stderr, nil))})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "%s: %d snapshot(s) kept, %d deleted, %d incomplete removed; %d unreferenced blob(s) and %d blob(s) of expired drops deleted\n",
-				tg, len(res.Kept), len(res.Deleted), len(res.Incomplete), res.Blobs, res.ExpiredBlobs)
-			if len(res.Unreadable) > 0 {
-				fmt.Fprintf(a.stdout, "warning: %d snapshot(s) with an unreadable manifest kept (%s); unreferenced blobs were not deleted; check them with hubctl backup verify\n",
-					len(res.Unreadable), strings.Join(res.Unreadable, ", "))
-			}
-			return nil
+			return a.prune(cmd.Context(), args[0], settings)
 		},
 	}
+}
+
+// prune prunes a backup destination with the retention of settings.
+func (a *app) prune(ctx context.Context, dest string, settings config.Backup) error {
+	tg, err := a.openTarget(ctx, dest, false)
+	if err != nil {
+		return err
+	}
+	res, err := backup.Prune(ctx, tg, backup.PruneOptions{KeepDaily: settings.KeepDaily, KeepWeekly: settings.KeepWeekly,
+		Logger: slog.New(slog.NewTextHandler(a.stderr, nil))})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s: %d snapshot(s) kept, %d deleted, %d incomplete removed; %d unreferenced blob(s) and %d blob(s) of expired drops deleted\n",
+		tg, len(res.Kept), len(res.Deleted), len(res.Incomplete), res.Blobs, res.ExpiredBlobs)
+	if len(res.Unreadable) > 0 {
+		fmt.Fprintf(a.stdout, "warning: %d snapshot(s) with an unreadable manifest kept (%s); unreferenced blobs were not deleted; check them with hubctl backup verify\n",
+			len(res.Unreadable), strings.Join(res.Unreadable, ", "))
+	}
+	return nil
+}
+
+// backupSettings are the configuration's backup settings; on a hub's
+// host, where hubctl runs without the operators' configuration file, the
+// bundle's backup.json (rendered from it) supplies the recipients and the
+// retention instead.
+func (a *app) backupSettings(bundleDir string) (config.Backup, error) {
+	s := a.cfg.Backup
+	if bundleDir == "" {
+		return s, nil
+	}
+	b, ok, err := bundle.ReadBackupSettings(bundleDir)
+	if err != nil || !ok {
+		return s, err
+	}
+	if len(s.Recipients) == 0 {
+		s.Recipients = b.Recipients
+	}
+	s.KeepDaily, s.KeepWeekly = b.KeepDaily, b.KeepWeekly
+	return s, nil
 }
 
 func (a *app) restoreCmd() *cobra.Command {

@@ -125,7 +125,7 @@ func TestBackupUnits(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Type=oneshot\n",
-		"ExecStart=/srv/hubkit/nordjylland/current/hubctl backup --data /srv/hubkit/nordjylland/data --to /var/backups/hubkit/nordjylland\n",
+		"ExecStart=/srv/hubkit/nordjylland/current/hubctl backup --data /srv/hubkit/nordjylland/data --to /var/backups/hubkit/nordjylland --bundle /srv/hubkit/nordjylland/current --prune\n",
 		"ReadWritePaths=/srv/hubkit/nordjylland/data /var/backups/hubkit/nordjylland\n",
 		"User=hubkit-nordjylland\n", "ProtectSystem=strict\n", "CapabilityBoundingSet=\n",
 	} {

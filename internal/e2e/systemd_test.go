@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"filippo.io/age"
 	"fmt"
 	"net"
 	"net/http"
@@ -55,10 +56,16 @@ func TestSystemdHostDeploy(t *testing.T) {
 	regions := deploytest.TestRegions(t, issuer, domain)
 
 	work := t.TempDir()
+	operator, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(work, "hubkit.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, `regions_dir: %s
 state_dir: %s
 modules_dir: %s
+backup:
+  recipients: [%s]
 login:
   client_burst: 1000
   client_per_minute: 1000
@@ -73,7 +80,7 @@ targets:
       dir: %s
       listen: ":443"
       backup_dest: %s
-`, regions, filepath.Join(work, "state"), filepath.Join(testenv.RepoRoot(t), "modules"),
+`, regions, filepath.Join(work, "state"), filepath.Join(testenv.RepoRoot(t), "modules"), operator.Recipient(),
 		host.Addr, host.Port, host.KeyFile, host.HostKey, dir, backups), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +268,7 @@ targets:
 			t.Errorf("list-timers does not show %s:\n%s", timer, got)
 		}
 		exec := host.MustRun(t, "systemctl show -p ExecStart --value "+svc)
-		if want := "argv[]=" + dir + "/current/hubctl backup --data " + dir + "/data --to " + backups + " ;"; !strings.Contains(exec, want) {
+		if want := "argv[]=" + dir + "/current/hubctl backup --data " + dir + "/data --to " + backups + " --bundle " + dir + "/current --prune ;"; !strings.Contains(exec, want) {
 			t.Errorf("ExecStart of %s = %s, want %s", svc, exec, want)
 		}
 		_, startErr := host.Run("systemctl start " + svc)
@@ -271,9 +278,19 @@ targets:
 		if !strings.Contains(journal, "backup") || !strings.Contains(journal, "hubkit backup of region nordjylland") {
 			t.Errorf("the journal does not show hubctl backup running:\n%s", journal)
 		}
-		// Until `hubctl backup` exists the run fails, and that must show.
-		if strings.Contains(journal, `unknown command "backup"`) && (startErr == nil || state != "exit-code") {
-			t.Errorf("a failed backup does not show as a failed unit: start %v, result %s", startErr, state)
+		// The unit backs up with the operators' keys from the bundle and
+		// prunes; the snapshot is complete and the status file says so.
+		if startErr != nil || state != "success" {
+			t.Errorf("the backup unit failed: start %v, result %s", startErr, state)
+		}
+		if !strings.Contains(journal, "snapshot ") || !strings.Contains(journal, "snapshot(s) kept") {
+			t.Errorf("the journal does not show a snapshot taken and the destination pruned:\n%s", journal)
+		}
+		if out := host.MustRun(t, "ls "+backups+"/snapshots/*/manifest.json"); !strings.Contains(out, "manifest.json") {
+			t.Errorf("no complete snapshot in %s: %s", backups, out)
+		}
+		if st := host.MustRun(t, "cat "+dir+"/data/backup-status.json"); !strings.Contains(st, `"ok": true`) {
+			t.Errorf("backup-status.json after the nightly backup:\n%s", st)
 		}
 		t.Logf("backup run: result %s; journal:\n%s", state, journal)
 	})

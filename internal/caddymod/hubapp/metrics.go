@@ -2,9 +2,6 @@ package hubapp
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -12,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hubkit/hubkit/internal/audit"
+	"github.com/hubkit/hubkit/internal/backup"
 )
 
 // The hub's metrics live in Caddy's registry, next to Caddy's own HTTP
@@ -20,10 +18,6 @@ import (
 // happened are taken from the audit log as records are written, so the
 // metrics say exactly what the audit log says; gauges of what the hub
 // holds are read from the store when Prometheus scrapes.
-
-// BackupStatusFile is where hubctl backup leaves the outcome of the last
-// backup in a data directory.
-const BackupStatusFile = "backup-status.json"
 
 // metrics are one configuration's collectors.
 type metrics struct {
@@ -135,10 +129,10 @@ func (s *Site) collect(ctx context.Context, ch chan<- prometheus.Metric) {
 	if up, ok := s.health.smtpUp(); ok {
 		gauge(ch, descSMTPUp, b2f(up), id)
 	}
-	if b, ok := readBackupStatus(s.DataDir); ok {
+	if b, ok := backup.ReadStatus(s.DataDir); ok {
 		gauge(ch, descBackupOK, b2f(b.OK), id)
-		if !b.LastSuccess.IsZero() {
-			gauge(ch, descBackupTime, float64(b.LastSuccess.Unix()), id)
+		if !b.LastOK.IsZero() {
+			gauge(ch, descBackupTime, float64(b.LastOK.Unix()), id)
 		}
 	}
 }
@@ -148,35 +142,6 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// backupStatus is what the hub reads of BackupStatusFile.
-type backupStatus struct {
-	OK          bool
-	LastSuccess time.Time
-}
-
-// readBackupStatus reads the backup status file, which hubctl backup
-// writes: {"time", "ok", "last_success"} (last_success may be absent, then
-// time counts when ok).
-func readBackupStatus(dir string) (backupStatus, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, BackupStatusFile))
-	if err != nil {
-		return backupStatus{}, false
-	}
-	var raw struct {
-		Time        time.Time `json:"time"`
-		OK          bool      `json:"ok"`
-		LastSuccess time.Time `json:"last_success"`
-	}
-	if json.Unmarshal(b, &raw) != nil {
-		return backupStatus{}, false
-	}
-	st := backupStatus{OK: raw.OK, LastSuccess: raw.LastSuccess}
-	if st.LastSuccess.IsZero() && raw.OK {
-		st.LastSuccess = raw.Time
-	}
-	return st, true
 }
 
 // health is what a site knows of its own state beyond the store: the last
