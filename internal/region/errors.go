@@ -17,9 +17,13 @@ type Error struct {
 }
 
 // String renders the error as FILE:LINE:COL: message (hint), the form
-// editors and CI logs recognise.
+// editors and CI logs recognise. An error about the file as a whole
+// (missing, a directory, too large) has line 0 and reads FILE: message.
 func (e Error) String() string {
 	s := fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Message)
+	if e.Line == 0 {
+		s = fmt.Sprintf("%s: %s", e.File, e.Message)
+	}
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"
 	}
