@@ -35,8 +35,47 @@ func TestValidateRepositoryRegions(t *testing.T) {
 	}
 }
 
-func TestValidateBadRegionExitsOne(t *testing.T) {
+// copyRegions copies the repository's region files into a new directory,
+// leaving out the ids in skip.
+func copyRegions(t *testing.T, skip ...string) string {
+	t.Helper()
 	dir := t.TempDir()
+	for _, id := range []string{"nordjylland", "midtjylland", "syddanmark", "hovedstaden", "sjaelland"} {
+		if strings.Contains(" "+strings.Join(skip, " ")+" ", " "+id+" ") {
+			continue
+		}
+		b, err := os.ReadFile("../../regions/" + id + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, id+".yaml"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestValidateMissingRegion(t *testing.T) {
+	dir := copyRegions(t, "sjaelland")
+	out, errOut, code := run(t, "validate", "--regions", dir)
+	want := filepath.Join(dir, "sjaelland.yaml") + ": Region Sjælland (sjaelland.yaml) is missing from " + dir + "/ (every region has one file; without it the region's 17 municipalities belong to no hub)\n"
+	if code != 1 || out != want || !strings.Contains(errOut, "1 error(s); 4 region(s) valid") {
+		t.Fatalf("exit %d\nstdout %q\nwant   %q\nstderr %s", code, out, want, errOut)
+	}
+	// one present region can still be checked on its own
+	out, errOut, code = run(t, "validate", "--regions", dir, "--region", "nordjylland")
+	if code != 0 || !strings.HasPrefix(out, "ok  nordjylland") {
+		t.Fatalf("--region of a present file: exit %d\n%s%s", code, out, errOut)
+	}
+	// asking for the missing one names it
+	out, _, code = run(t, "validate", "--regions", dir, "--region", "sjaelland")
+	if code != 1 || out != want {
+		t.Fatalf("--region sjaelland: exit %d\n%s", code, out)
+	}
+}
+
+func TestValidateBadRegionExitsOne(t *testing.T) {
+	dir := copyRegions(t, "nordjylland")
 	src, err := os.ReadFile("../../regions/nordjylland.yaml")
 	if err != nil {
 		t.Fatal(err)
