@@ -83,7 +83,7 @@ func (a *app) loadRegions(dir string, ids []string) (*region.Set, error) {
 			file = fileOfRegion(set, dir, id)
 		}
 		if file == "" {
-			return nil, fmt.Errorf("--region %s: no region file with that id in %s", id, dir)
+			return nil, unknownRegion(id, dir)
 		}
 		files[file] = true
 	}

@@ -112,9 +112,14 @@ func TestValidateBadRegionExitsOne(t *testing.T) {
 }
 
 func TestValidateUnknownRegionFlag(t *testing.T) {
-	_, errOut, code := run(t, "validate", "--region", "jylland")
-	if code != 1 || !strings.Contains(errOut, "--region jylland: no region file with that id") {
-		t.Fatalf("exit %d: %s", code, errOut)
+	_, errOut, code := run(t, "validate", "--region", "fyn")
+	want := "hubctl: --region nordjyland: no region with that id in regions; did you mean nordjylland? (region ids: nordjylland, midtjylland, syddanmark, hovedstaden, sjaelland)\n"
+	if _, errOut, code := run(t, "validate", "--region", "nordjyland"); code != 1 || errOut != want {
+		t.Fatalf("exit %d:\n%q\nwant\n%q", code, errOut, want)
+	}
+	// far from any id: no guess, still the list
+	if code != 1 || errOut != "hubctl: --region fyn: no region with that id in regions (region ids: nordjylland, midtjylland, syddanmark, hovedstaden, sjaelland)\n" {
+		t.Fatalf("exit %d: %q", code, errOut)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/hubkit/hubkit/internal/kommune"
 )
 
 // Error is one problem in a region file, with where it is and how to fix it.
@@ -64,6 +66,19 @@ func (es Errors) Sort() {
 		}
 		return a.Col < b.Col
 	})
+}
+
+// Closest returns the candidate nearest to s if it is a likely typo of
+// it, else "" (case-insensitive edit distance).
+func Closest(s string, candidates []string) string { return closest(s, candidates, nil) }
+
+// IDs are the ids of the five Danish regions, in their usual order.
+func IDs() []string {
+	var ids []string
+	for _, r := range kommune.Regions() {
+		ids = append(ids, r.ID)
+	}
+	return ids
 }
 
 // closest returns the candidate nearest to s (by edit distance on folded

@@ -36,8 +36,15 @@ type Runner struct {
 	Config     *config.Config
 	ConfigFile string // absolute; "" when the built-in defaults are used
 	Target     string
-	Stdout     io.Writer // live Terraform output, prefixed per region
+	Stdout     io.Writer // notes while waiting, and Terraform's output when Verbose, prefixed per region
 	Version    string    // hubctl version, for the provider's version
+	// Verbose streams Terraform's own output to Stdout. Without it that
+	// output is kept per region and only its errors are reported: the
+	// plan is shown as PlanText, progress through Progress.
+	Verbose bool
+	// Progress, when set, is told each step of each region: preparing,
+	// planning, planned, applying, destroying, health check, done, failed.
+	Progress func(region, phase, detail string)
 
 	mirrorCLIConfig string
 	outMu           sync.Mutex
@@ -140,12 +147,33 @@ func (r *Runner) Prepare() error {
 	return err
 }
 
+// progress reports a step of a region to Progress.
+func (r *Runner) progress(region, phase, detail string) {
+	if r.Progress != nil {
+		r.Progress(region, phase, detail)
+	}
+}
+
 // workspace is one region's working directory.
 type workspace struct {
 	region string
 	dir    string
 	tf     *tfexec.Terraform
-	out    *prefixWriter
+	out    io.Writer     // where Terraform's output goes
+	pw     *prefixWriter // out when Verbose
+}
+
+// quiet sends Terraform's output of the next commands nowhere (show -json
+// and state pull print what they return) until the returned func runs.
+func (w *workspace) quiet() func() {
+	w.tf.SetStdout(io.Discard)
+	return func() { w.tf.SetStdout(w.out) }
+}
+
+func (w *workspace) flush() {
+	if w.pw != nil {
+		w.pw.Flush()
+	}
 }
 
 func (r *Runner) workspace(ctx context.Context, region string) (*workspace, error) {
@@ -197,7 +225,11 @@ func (r *Runner) workspace(ctx context.Context, region string) (*workspace, erro
 	if _, _, err := t.Version(ctx, false); err != nil {
 		return nil, err
 	}
-	w := &workspace{region: region, dir: dir, tf: t, out: newPrefixWriter(&r.outMu, r.Stdout, region)}
+	w := &workspace{region: region, dir: dir, tf: t, out: io.Discard}
+	if r.Verbose && r.Stdout != nil {
+		w.pw = newPrefixWriter(&r.outMu, r.Stdout, region)
+		w.out = w.pw
+	}
 	t.SetStdout(w.out)
 	t.SetStderr(w.out)
 	if _, err := provider.SyncLockFile(dir, filepath.Dir(r.mirrorCLIConfig), provider.Version(r.Version)); err != nil {
@@ -242,8 +274,7 @@ func (r *Runner) init(ctx context.Context, w *workspace) error {
 func (r *Runner) ensureState(ctx context.Context, w *workspace) error {
 	exists := func() (bool, error) {
 		// state pull copies the state to the command's output as well.
-		w.tf.SetStdout(io.Discard)
-		defer w.tf.SetStdout(w.out)
+		defer w.quiet()()
 		raw, err := w.tf.StatePull(ctx)
 		if err != nil {
 			return false, err
@@ -394,18 +425,18 @@ func (r *Runner) forEach(ctx context.Context, regions []string, f func(context.C
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			res[i].Region = region
+			r.progress(region, "preparing", "")
 			w, err := r.workspace(ctx, region)
+			if err == nil {
+				defer w.flush()
+				res[i].Code, err = f(ctx, w)
+			}
 			if err != nil {
 				res[i].Code, res[i].Err = ExitError, err
-				return
-			}
-			defer w.out.Flush()
-			res[i].Code, res[i].Err = f(ctx, w)
-			if res[i].Err != nil {
-				res[i].Code = ExitError
 				if errors.Is(ctx.Err(), context.Canceled) {
-					res[i].Err = fmt.Errorf("cancelled: %w", res[i].Err)
+					res[i].Err = fmt.Errorf("cancelled: %w", err)
 				}
+				r.progress(region, "failed", firstLine(res[i].Err.Error()))
 			}
 		}()
 	}
@@ -420,6 +451,19 @@ type Result struct {
 	Err     error   `json:"-"`
 	Error   string  `json:"error,omitempty"`
 	Summary Summary `json:"summary"`
+	// PlanText is Terraform's human-readable plan with the bundle's
+	// files summarised (ElideFiles).
+	PlanText string `json:"-"`
+	// Ready says whether the hub answered /readyz after apply.
+	Ready bool `json:"ready,omitempty"`
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // Codes returns the exit codes of results.
@@ -429,4 +473,28 @@ func Codes(rs []Result) []int {
 		out[i] = r.Code
 	}
 	return out
+}
+
+// MissingEnvironment lists the variables of this process that apply would
+// pass through to the regions' hubs (the site's environment map, e.g. the
+// development identity provider's client secret) but that are unset or
+// empty, each with the regions that need it. plan checks this first, so a
+// missing secret is found before anything runs, not at apply. Values are
+// never read into the result.
+func (r *Runner) MissingEnvironment(regions []string) (map[string][]string, error) {
+	missing := map[string][]string{}
+	for _, region := range regions {
+		root, err := r.rootModule(region, filepath.Join(r.Config.StateDir, region))
+		if err != nil {
+			return nil, err
+		}
+		site, _ := root["module"].(map[string]any)["site"].(map[string]any)
+		env, _ := site["environment"].(map[string]string)
+		for _, from := range env {
+			if os.Getenv(from) == "" {
+				missing[from] = append(missing[from], region)
+			}
+		}
+	}
+	return missing, nil
 }
