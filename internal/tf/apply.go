@@ -33,6 +33,7 @@ func (r *Runner) Apply(ctx context.Context, planned []Result, destroy bool) []Re
 			phase = "destroying"
 		}
 		r.progress(w.region, phase, "")
+		w.stream(r)
 		if err := w.tf.Apply(ctx, tfexec.DirOrPlan(planFile), tfexec.Lock(true), tfexec.LockTimeout(lockTimeout(r.Config))); err != nil {
 			return ExitError, err
 		}

@@ -38,9 +38,10 @@ type Runner struct {
 	Target     string
 	Stdout     io.Writer // notes while waiting, and Terraform's output when Verbose, prefixed per region
 	Version    string    // hubctl version, for the provider's version
-	// Verbose streams Terraform's own output to Stdout. Without it that
-	// output is kept per region and only its errors are reported: the
-	// plan is shown as PlanText, progress through Progress.
+	// Verbose streams all of Terraform's own output to Stdout. Without it
+	// only apply's is (a few lines per region); init's and plan's are
+	// dropped, their errors reported: the plan is shown as PlanText,
+	// progress through Progress.
 	Verbose bool
 	// Progress, when set, is told each step of each region: preparing,
 	// planning, planned, applying, destroying, health check, done, failed.
@@ -168,6 +169,17 @@ type workspace struct {
 func (w *workspace) quiet() func() {
 	w.tf.SetStdout(io.Discard)
 	return func() { w.tf.SetStdout(w.out) }
+}
+
+// stream shows Terraform's output of this workspace from now on, prefixed
+// by region (apply's few lines of progress: Creating..., complete).
+func (w *workspace) stream(r *Runner) {
+	if w.pw == nil && r.Stdout != nil {
+		w.pw = newPrefixWriter(&r.outMu, r.Stdout, w.region)
+		w.out = w.pw
+		w.tf.SetStdout(w.out)
+		w.tf.SetStderr(w.out)
+	}
 }
 
 func (w *workspace) flush() {
