@@ -160,6 +160,7 @@ func TestBadInput(t *testing.T) {
 			}
 			got := make([]string, len(errs))
 			for i, e := range errs {
+				assertDanish(t, e)
 				got[i] = e.String()
 				if e.File != "bad.yaml" || e.Line < 1 || e.Col < 1 {
 					t.Errorf("bad position in %v", e)
@@ -220,6 +221,9 @@ func TestSyntaxPositions(t *testing.T) {
 			_, errs := Parse("bad.yaml", []byte(tc.input), BuiltinDefaults)
 			if len(errs) != 1 || errs[0].String() != tc.want {
 				t.Errorf("got %v\nwant %s", errs, tc.want)
+			}
+			for _, e := range errs {
+				assertDanish(t, e)
 			}
 		})
 	}
@@ -359,6 +363,7 @@ func TestDirFiles(t *testing.T) {
 		if len(set.Errors) != 1 || set.Errors[0].String() != want {
 			t.Fatalf("got %d error(s):\n%v\nwant exactly:\n%s", len(set.Errors), set.Errors, want)
 		}
+		assertDanish(t, set.Errors[0])
 		if e := set.Errors[0]; e.Line != 0 || e.Col != 0 {
 			t.Errorf("an error about the whole file has no position, got %d:%d", e.Line, e.Col)
 		}
@@ -447,6 +452,42 @@ func TestDirFiles(t *testing.T) {
 		}
 		one(t, load(t, dir), sj(dir)+": is not a regular file (a region file is one plain YAML file)")
 	})
+}
+
+// assertDanish fails when an error's message or hint has no Danish form.
+func assertDanish(t *testing.T, e Error) {
+	t.Helper()
+	da := e.In(Danish)
+	if da.Message == e.Message || e.Hint != "" && da.Hint == e.Hint {
+		t.Errorf("no Danish for %q (%q): got %q (%q)", e.Message, e.Hint, da.Message, da.Hint)
+	}
+	if strings.Contains(da.Message+da.Hint, "{") && !strings.Contains(e.Message+e.Hint, "{") {
+		t.Errorf("a placeholder is left in %q (%q)", da.Message, da.Hint)
+	}
+}
+
+func TestDanishExamples(t *testing.T) {
+	for en, da := range map[string]string{
+		`tags must be a list, not the text "ssp"`:                         `tags skal være en liste, ikke teksten "ssp"`,
+		`each entry of members must be a single value, not a list`:        `hver post i members skal være én værdi, ikke en liste`,
+		`unknown tag "polize"`:                                            `ukendt tag "polize"`,
+		`unknown NSIS level "x"`:                                          `ukendt NSIS-niveau "x"`,
+		`members lacks 2 municipalities of Region Sjælland: Stevns, Faxe`: `members mangler 2 kommuner i Region Sjælland: Stevns, Faxe`,
+		`identity provider for Odense is not a member of Region Sjælland`: `login-udbyderen for Odense er ikke medlem af Region Sjælland`,
+		`domain "x.example" is also used by regions/a.yaml`:               `domænet "x.example" bruges også af regions/a.yaml`,
+		`contact hotline is missing`:                                      `contact hotline mangler`,
+		`no Danish here`:                                                  `no Danish here`,
+	} {
+		if got := Translate(en); got != da {
+			t.Errorf("Translate(%q) = %q, want %q", en, got, da)
+		}
+	}
+	if got := Lang("", func(k string) string { return map[string]string{"LC_ALL": "en_US.UTF-8", "LANG": "da_DK"}[k] }); got != English {
+		t.Errorf("LC_ALL wins over LANG: %s", got)
+	}
+	if got := Lang("", func(string) string { return "" }); got != Danish {
+		t.Errorf("no locale: %s", got)
+	}
 }
 
 func assertErrors(t *testing.T, errs Errors, want ...string) {
