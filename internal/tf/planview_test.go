@@ -52,3 +52,13 @@ func TestElideFiles(t *testing.T) {
 		t.Error(s)
 	}
 }
+
+func TestErrorLine(t *testing.T) {
+	err := "exit status 1\n\nError: Error acquiring the state lock\n\nError message: Workspace is already locked"
+	if got := errorLine(err); got != "Error: Error acquiring the state lock" {
+		t.Errorf("errorLine = %q", got)
+	}
+	if got := errorLine("lock /x: busy\nmore"); got != "lock /x: busy" {
+		t.Errorf("errorLine without Error: = %q", got)
+	}
+}

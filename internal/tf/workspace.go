@@ -448,7 +448,7 @@ func (r *Runner) forEach(ctx context.Context, regions []string, f func(context.C
 				if errors.Is(ctx.Err(), context.Canceled) {
 					res[i].Err = fmt.Errorf("cancelled: %w", err)
 				}
-				r.progress(region, "failed", firstLine(res[i].Err.Error()))
+				r.progress(region, "failed", errorLine(res[i].Err.Error()))
 			}
 		}()
 	}
@@ -468,6 +468,18 @@ type Result struct {
 	PlanText string `json:"-"`
 	// Ready says whether the hub answered /readyz after apply.
 	Ready bool `json:"ready,omitempty"`
+}
+
+// errorLine is the line of a Terraform error that says what is wrong
+// (its first "Error: …"), else its first line: terraform-exec's errors
+// begin with "exit status 1".
+func errorLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "Error: ") {
+			return l
+		}
+	}
+	return firstLine(s)
 }
 
 func firstLine(s string) string {
