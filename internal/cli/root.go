@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/hubkit/hubkit/internal/config"
 	"github.com/hubkit/hubkit/internal/version"
@@ -25,7 +27,41 @@ type app struct {
 	configExplicit bool
 	cfg            *config.Config
 	stdout, stderr io.Writer
+	noColor        bool
 }
+
+// terminal reports whether w is a terminal. CLICOLOR_FORCE=1 makes any
+// output count as one (for tests, and logs of tools that render colour).
+func terminal(w io.Writer) bool {
+	if v := os.Getenv("CLICOLOR_FORCE"); v != "" && v != "0" {
+		return true
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// colour reports whether to colour what goes to w: only on a terminal,
+// and never with --no-color, NO_COLOR (https://no-color.org) or TERM=dumb.
+func (a *app) colour(w io.Writer) bool {
+	return !a.noColor && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb" && terminal(w)
+}
+
+// paint wraps s in an ANSI colour when on is set.
+func paint(on bool, code, s string) string {
+	if !on || s == "" {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// ANSI colours hubctl uses.
+const (
+	bold   = "1"
+	red    = "31"
+	green  = "32"
+	yellow = "33"
+	cyan   = "36"
+)
 
 // Main runs hubctl with args and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
@@ -69,6 +105,7 @@ through Terraform and serves them.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&a.configFile, "config", config.DefaultFile, "global configuration file")
+	root.PersistentFlags().BoolVar(&a.noColor, "no-color", false, "no colour in the output (also with NO_COLOR set, or when not on a terminal)")
 	root.AddCommand(
 		a.validateCmd(),
 		a.renderCmd(),

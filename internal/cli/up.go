@@ -44,7 +44,10 @@ hubctl destroy --all stops them (their data is kept).`,
 			}
 			defer done()
 			fmt.Fprintf(a.stderr, "Provisioning %d regional hubs through Terraform (local target) …\n", len(ids))
-			code, _ := a.planAndApply(ctx, r, ids, false, true, "text")
+			if err := checkSecrets(r, ids); err != nil {
+				return err
+			}
+			code, _ := a.planAndApply(ctx, r, ids, false, true, "summary")
 			if code == tf.ExitError {
 				return exitError{1}
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ func (a *app) validateCmd() *cobra.Command {
 		dir    string
 		ids    []string
 		output string
+		lang   string
 	)
 	cmd := &cobra.Command{
 		Use:   "validate",
@@ -22,6 +24,8 @@ func (a *app) validateCmd() *cobra.Command {
 		Long: `validate checks the region files against the format and against each other
 (every municipality in exactly one region, unique ids and domains) and reports
 every problem as FILE:LINE:COL: message (hint).
+
+Messages are in Danish; --lang en (or LANG=en_…) gives English.
 
 Exit status: 0 when valid, 1 when there are errors.`,
 		Example: `  hubctl validate
@@ -32,6 +36,10 @@ Exit status: 0 when valid, 1 when there are errors.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("-o %q: use text or json", output)
 			}
+			lang = region.Lang(lang, os.Getenv)
+			if lang != region.Danish && lang != region.English {
+				return fmt.Errorf("--lang %q: use da or en", lang)
+			}
 			if dir == "" {
 				dir = a.cfg.RegionsDir
 			}
@@ -39,10 +47,11 @@ Exit status: 0 when valid, 1 when there are errors.`,
 			if err != nil {
 				return err
 			}
+			set.Errors = set.Errors.In(lang)
 			if output == "json" {
 				writeValidationJSON(a.stdout, set)
 			} else {
-				writeValidationText(a.stdout, a.stderr, set)
+				writeValidationText(a.stdout, a.stderr, set, lang)
 			}
 			if len(set.Errors) > 0 {
 				return exitError{1}
@@ -53,6 +62,8 @@ Exit status: 0 when valid, 1 when there are errors.`,
 	cmd.Flags().StringVar(&dir, "regions", "", "directory of region files (default from config: regions_dir)")
 	cmd.Flags().StringSliceVar(&ids, "region", nil, "only this region (repeatable); checks across files still use all files")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&lang, "lang", "", "language of the messages: da or en (default: en when LANG says English, else da)")
+	_ = cmd.RegisterFlagCompletionFunc("lang", cobra.FixedCompletions([]string{"da", "en"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("region", completeRegions)
 	return cmd
@@ -83,7 +94,7 @@ func (a *app) loadRegions(dir string, ids []string) (*region.Set, error) {
 			file = fileOfRegion(set, dir, id)
 		}
 		if file == "" {
-			return nil, fmt.Errorf("--region %s: no region file with that id in %s", id, dir)
+			return nil, unknownRegion(id, dir)
 		}
 		files[file] = true
 	}
@@ -103,7 +114,7 @@ func (a *app) validRegions(dir string) (*region.Set, error) {
 		return nil, err
 	}
 	if len(set.Errors) > 0 {
-		writeValidationText(a.stderr, a.stderr, set)
+		writeValidationText(a.stderr, a.stderr, set, region.English)
 		return nil, exitError{1}
 	}
 	return set, nil
@@ -120,17 +131,20 @@ func fileOfRegion(set *region.Set, dir, id string) string {
 	return ""
 }
 
-func writeValidationText(stdout, stderr io.Writer, set *region.Set) {
+func writeValidationText(stdout, stderr io.Writer, set *region.Set, lang string) {
 	for _, e := range set.Errors {
 		fmt.Fprintln(stdout, e.String())
 	}
+	summary, line := "%d error(s); %d region(s) valid\n", "ok  %-12s %-28s %2d kommuner, %d identity providers, %d resource persons, %d partners\n"
+	if lang == region.Danish {
+		summary, line = "%d fejl; %d region(er) i orden\n", "ok  %-12s %-28s %2d kommuner, %d login-udbydere, %d ressourcepersoner, %d partnere\n"
+	}
 	if len(set.Errors) > 0 {
-		fmt.Fprintf(stderr, "%d error(s); %d region(s) valid\n", len(set.Errors), len(set.Regions))
+		fmt.Fprintf(stderr, summary, len(set.Errors), len(set.Regions))
 		return
 	}
 	for _, r := range set.Regions {
-		fmt.Fprintf(stdout, "ok  %-12s %-28s %2d kommuner, %d identity providers, %d resource persons, %d partners\n",
-			r.ID, r.Source, len(r.Kommuner), len(r.IdentityProviders), len(r.ResourcePersons), len(r.Partners))
+		fmt.Fprintf(stdout, line, r.ID, r.Source, len(r.Kommuner), len(r.IdentityProviders), len(r.ResourcePersons), len(r.Partners))
 	}
 }
 

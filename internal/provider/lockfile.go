@@ -19,8 +19,11 @@ import (
 // its h1: hash as the only hash. Other providers' entries are left as
 // they are. It does nothing when there is no lock file or no hubkit
 // entry yet (terraform init writes them), and reports whether it changed
-// the file. See the comment at the top of mirror.go for why hubctl owns
-// this entry.
+// the file. When there is no lock file or no hubkit entry yet it writes
+// one: left to terraform init, the entry would get hashes Terraform
+// computed itself, and init warns "Incomplete lock file information for
+// providers" on every first init. See the comment at the top of mirror.go
+// for why hubctl owns this entry.
 func SyncLockFile(moduleDir, mirrorDir, version string) (changed bool, err error) {
 	hash, err := PackageHash(mirrorDir, version)
 	if err != nil {
@@ -29,7 +32,7 @@ func SyncLockFile(moduleDir, mirrorDir, version string) (changed bool, err error
 	file := filepath.Join(moduleDir, lockFileName)
 	src, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+		src, err = []byte(lockFileHeader), nil
 	}
 	if err != nil {
 		return false, err
@@ -53,8 +56,24 @@ func SyncLockFile(moduleDir, mirrorDir, version string) (changed bool, err error
 		}
 		return true, nil
 	}
-	return false, nil
+	b := f.Body()
+	if len(b.Blocks()) > 0 || len(b.Attributes()) > 0 {
+		b.AppendNewline()
+	}
+	body := b.AppendNewBlock("provider", []string{Address}).Body()
+	body.SetAttributeValue("version", cty.StringVal(version))
+	body.SetAttributeRaw("hashes", hashList(hash))
+	if err := writeFileAtomic(file, hclwrite.Format(f.Bytes()), 0o644); err != nil {
+		return false, err
+	}
+	return true, nil
 }
+
+// lockFileHeader is the comment Terraform starts its lock files with.
+const lockFileHeader = `# This file is maintained automatically by "terraform init".
+# Manual edits may be lost in future updates.
+
+`
 
 // attrText is the source text of an attribute's expression, "" when absent.
 func attrText(body *hclwrite.Body, name string) string {

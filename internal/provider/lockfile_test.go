@@ -28,16 +28,28 @@ func TestSyncLockFile(t *testing.T) {
 	module := t.TempDir()
 	lockPath := filepath.Join(module, lockFileName)
 
-	// No lock file yet: terraform init writes it.
-	if changed, err := SyncLockFile(module, work, "0.1.0"); err != nil || changed {
+	hash0, err := PackageHash(work, "0.1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No lock file yet: hubctl writes it with the mirror's hash, so that
+	// terraform init does not compute one and warn that it is incomplete.
+	if changed, err := SyncLockFile(module, work, "0.1.0"); err != nil || !changed {
 		t.Fatalf("without a lock file: %v, %v", changed, err)
 	}
-	// A lock file without a hubkit entry is left alone.
+	first, _ := os.ReadFile(lockPath)
+	if !strings.Contains(string(first), `provider "registry.terraform.io/hubkit/hubkit" {`) || !strings.Contains(string(first), `"`+hash0+`",`) {
+		t.Fatalf("new lock file:\n%s", first)
+	}
+	// A lock file without a hubkit entry gets one; the others stay.
 	if err := os.WriteFile(lockPath, []byte(otherProvider), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if changed, err := SyncLockFile(module, work, "0.1.0"); err != nil || changed {
+	if changed, err := SyncLockFile(module, work, "0.1.0"); err != nil || !changed {
 		t.Fatalf("without a hubkit entry: %v, %v", changed, err)
+	}
+	if got, _ := os.ReadFile(lockPath); !strings.Contains(string(got), otherProvider) || !strings.Contains(string(got), `"`+hash0+`",`) {
+		t.Fatalf("lock file after adding the entry:\n%s", got)
 	}
 
 	// An entry of an older build gets the mirror's hash, and only it.

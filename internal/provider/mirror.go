@@ -37,8 +37,10 @@ import (
 // the hubkit entry of the lock file: after writing the mirror it calls
 // SyncLockFile, which sets the entry's version and hashes to the mirror's
 // package and leaves every other provider's entry alone. `terraform init`
-// then runs without -upgrade and finds the lock file consistent; when
-// there is no hubkit entry yet, init writes it itself. Terraform used by
+// then runs without -upgrade and finds the lock file consistent. When
+// there is no hubkit entry yet SyncLockFile writes it too: an entry init
+// writes itself holds a hash it computed locally, and init then warns
+// "Incomplete lock file information for providers". Terraform used by
 // hand on modules/ works the same way: write the mirror and sync the lock
 // file first (see modules/README.md).
 

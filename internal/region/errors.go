@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/hubkit/hubkit/internal/kommune"
 )
 
 // Error is one problem in a region file, with where it is and how to fix it.
@@ -17,9 +19,13 @@ type Error struct {
 }
 
 // String renders the error as FILE:LINE:COL: message (hint), the form
-// editors and CI logs recognise.
+// editors and CI logs recognise. An error about the file as a whole
+// (missing, a directory, too large) has line 0 and reads FILE: message.
 func (e Error) String() string {
 	s := fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Message)
+	if e.Line == 0 {
+		s = fmt.Sprintf("%s: %s", e.File, e.Message)
+	}
 	if e.Hint != "" {
 		s += " (" + e.Hint + ")"
 	}
@@ -60,6 +66,19 @@ func (es Errors) Sort() {
 		}
 		return a.Col < b.Col
 	})
+}
+
+// Closest returns the candidate nearest to s if it is a likely typo of
+// it, else "" (case-insensitive edit distance).
+func Closest(s string, candidates []string) string { return closest(s, candidates, nil) }
+
+// IDs are the ids of the five Danish regions, in their usual order.
+func IDs() []string {
+	var ids []string
+	for _, r := range kommune.Regions() {
+		ids = append(ids, r.ID)
+	}
+	return ids
 }
 
 // closest returns the candidate nearest to s (by edit distance on folded

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -73,7 +74,7 @@ func TestBadInput(t *testing.T) {
 		{"wrong type mapping", edit(t, base, "contact:\n  hotline", "contact: [x]\nxcontact:\n  hotline"),
 			[]string{`6:10: contact must be a set of 'key: value' lines, not a list`}},
 		{"yaml syntax error", edit(t, base, "name: Region Nordjylland", "name: [Region"),
-			[]string{`YAML syntax error`}},
+			[]string{`2:7: the list opened with '[' is not closed`}},
 		{"empty file", "# only a comment\n", []string{`1:1: the file is empty`}},
 		{"duplicate key", edit(t, base, "name: Region Nordjylland", "name: Region Nordjylland\nname: again"),
 			[]string{`3:1: "name" is set twice (first on line 2)`}},
@@ -82,7 +83,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown kommune code", edit(t, base, "host: Aalborg", "host: 999"),
 			[]string{`3:7: 999 is not a municipality code`}},
 		{"kommune in wrong region", edit(t, base, "[Aalborg, ", "[Aalborg, Aarhus, "),
-			[]string{`5:20: Aarhus belongs to Region Midtjylland, not Nordjylland`}},
+			[]string{`5:20: Aarhus belongs to Region Midtjylland, not Region Nordjylland`}},
 		{"member missing", edit(t, base, "Læsø, ", ""),
 			[]string{`5:1: members lacks 1 municipality of Region Nordjylland: Læsø`}},
 		{"member listed twice", edit(t, base, "[Aalborg, ", "[Aalborg, 851, "),
@@ -90,7 +91,7 @@ func TestBadInput(t *testing.T) {
 		{"host not a member", edit(t, base, "host: Aalborg", "host: Aarhus"),
 			[]string{`3:7: host Aarhus is not a member of the region`}},
 		{"provider for non-member", edit(t, base, "  - kommune: Aalborg\n    kind", "  - kommune: Odense\n    kind"),
-			[]string{`11:14: identity provider for Odense is not a member of nordjylland`}},
+			[]string{`11:14: identity provider for Odense is not a member of Region Nordjylland`}},
 		{"two providers for one kommune", edit(t, base, "resource_persons:", "  - kommune: 851\n    issuer: https://x.example\n    client_id: x\n    client_secret: { env: X }\n    roles: { admin: [a] }\nresource_persons:"),
 			[]string{`18:14: Aalborg already has an identity provider (entry 1)`}},
 		{"issuer not https", edit(t, base, "https://idp.aalborg.example", "http://idp.aalborg.example"),
@@ -132,6 +133,22 @@ func TestBadInput(t *testing.T) {
 			[]string{`15:33: "@aalborg" is not a mail domain (write the part after @, e.g. aalborg.dk)`}},
 		{"entra without tenants", edit(t, base, "kind: os2faktor", "kind: entra"),
 			[]string{`11:5: an entra provider needs allowed_tenants`}},
+		{"issuer with a query", edit(t, base, "https://idp.aalborg.example", "https://idp.aalborg.example?tenant=x"),
+			[]string{`13:13: issuer "https://idp.aalborg.example?tenant=x" has a query (?…)`}},
+		{"issuer with an empty query", edit(t, base, "https://idp.aalborg.example", "https://idp.aalborg.example/?"),
+			[]string{`13:13: issuer "https://idp.aalborg.example/?" has a query (?…)`}},
+		{"issuer with a fragment", edit(t, base, "https://idp.aalborg.example", "https://idp.aalborg.example/#top"),
+			[]string{`13:13: issuer "https://idp.aalborg.example/#top" has a fragment (#…)`}},
+		{"issuer with a password", edit(t, base, "https://idp.aalborg.example", "https://hub:hunter2@idp.aalborg.example"),
+			[]string{`13:13: "https://hub:xxxxx@idp.aalborg.example" holds a user name or password (before @)`}},
+		{"page with a user name", edit(t, base, "https://nordjylland.hub.example/a11y", "https://editor@nordjylland.hub.example/a11y"),
+			[]string{`9:28: "https://editor@nordjylland.hub.example/a11y" holds a user name or password (before @)`}},
+		{"partner url over http", edit(t, base, "url: https://red.example", "url: http://red.example"),
+			[]string{`29:21: "http://red.example" is not an https URL (use https://)`}},
+		{"partner url with a space", edit(t, base, "url: https://red.example", `url: "https://red.example/om os"`),
+			[]string{`29:21: "https://red.example/om os" holds a space or a backslash`}},
+		{"misspelt member is one error", edit(t, base, "[Aalborg, ", "[Aalbrog, "),
+			[]string{`5:11: unknown municipality "Aalbrog" (did you mean "Aalborg"?)`}},
 		{"all errors at once", edit(t, edit(t, base, "host: Aalborg", "host: Aalbrog"), "[ssp]", "[sp]"),
 			[]string{`3:7: unknown municipality`, `25:12: unknown tag "sp"`}},
 	}
@@ -143,6 +160,7 @@ func TestBadInput(t *testing.T) {
 			}
 			got := make([]string, len(errs))
 			for i, e := range errs {
+				assertDanish(t, e)
 				got[i] = e.String()
 				if e.File != "bad.yaml" || e.Line < 1 || e.Col < 1 {
 					t.Errorf("bad position in %v", e)
@@ -159,8 +177,53 @@ func TestBadInput(t *testing.T) {
 					t.Errorf("want an error %q, got:\n  %s", w, strings.Join(got, "\n  "))
 				}
 			}
+			if strings.Contains(tc.name, "one error") && len(errs) != 1 {
+				t.Errorf("want exactly one error, got:\n  %s", strings.Join(got, "\n  "))
+			}
+			for _, g := range got {
+				if strings.Contains(g, "hunter2") {
+					t.Errorf("an error repeats the password: %s", g)
+				}
+			}
 			if len(errs) > len(tc.want)+1 {
 				t.Errorf("more errors than expected (noise):\n  %s", strings.Join(got, "\n  "))
+			}
+		})
+	}
+}
+
+// TestSyntaxPositions checks that broken YAML and bad bytes are reported
+// where they are, in plain words: the whole error line is compared.
+func TestSyntaxPositions(t *testing.T) {
+	base := readBase(t)
+	cases := []struct{ name, input, want string }{
+		{"misaligned list entry", edit(t, base, "    tags: [ssp]\n", "    tags: [ssp]\n   - name: Bo Example\n    title: x\n"),
+			`bad.yaml:26:4: this line's indentation does not match the list above it (start each entry's '- ' in the same column as the entries before it)`},
+		{"misaligned key", edit(t, base, "    kommune: Aalborg\n    email", "    kommune: Aalborg\n   email"),
+			`bad.yaml:23:4: this line's indentation does not match the lines above it (keys of one block start in the same column; indent with spaces)`},
+		{"colon in a value", edit(t, base, "title: SSP-konsulent", "title: SSP: konsulent"),
+			`bad.yaml:20:15: this value holds ': ', which YAML reads as the start of another key (put the value in quotes, e.g. title: "Konsulent: SSP")`},
+		{"unclosed double quote", edit(t, base, "name: Region Nordjylland", `name: "Region Nordjylland`),
+			`bad.yaml:2:7: the text in quotes that starts here (") is never closed (end it with " on the same line, or remove the quote)`},
+		{"unclosed single quote nested", edit(t, base, "title: SSP-konsulent", "title: 'SSP-konsulent"),
+			`bad.yaml:20:12: the text in quotes that starts here (') is never closed (end it with ' on the same line, or remove the quote)`},
+		{"tab indentation", edit(t, base, "    kind: os2faktor", "\tkind: os2faktor"),
+			`bad.yaml:12:1: this line is indented with a tab (indent with spaces only)`},
+		{"NUL byte", edit(t, base, "Aalborg Kommune", "Aalborg\x00Kommune"),
+			`bad.yaml:21:26: the file holds a NUL byte (the file is damaged or not a text file; remove the character)`},
+		{"invalid UTF-8 (Latin-1 ø)", edit(t, base, "Brønderslev", "Br\xf8nderslev"),
+			`bad.yaml:5:22: the byte 0xf8 is not valid UTF-8 text (save the file as UTF-8 (Danish letters æ, ø, å are fine in UTF-8))`},
+		{"control character after Danish letters", edit(t, base, "Brønderslev", "Brønder\x1bslev"),
+			`bad.yaml:5:27: the file holds the control character U+001B (remove it; a region file holds plain text (tabs only inside values))`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs := Parse("bad.yaml", []byte(tc.input), BuiltinDefaults)
+			if len(errs) != 1 || errs[0].String() != tc.want {
+				t.Errorf("got %v\nwant %s", errs, tc.want)
+			}
+			for _, e := range errs {
+				assertDanish(t, e)
 			}
 		})
 	}
@@ -269,6 +332,164 @@ func TestCrossFile(t *testing.T) {
 	})
 }
 
+// TestDirFiles covers what can sit in the regions folder besides five
+// region files: a missing region, a directory, links, a huge file.
+func TestDirFiles(t *testing.T) {
+	copyRepo := func(t *testing.T, skip string) string {
+		dir := t.TempDir()
+		for _, id := range []string{"nordjylland", "midtjylland", "syddanmark", "hovedstaden", "sjaelland"} {
+			if id == skip {
+				continue
+			}
+			b, err := os.ReadFile("../../regions/" + id + ".yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, id+".yaml"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	load := func(t *testing.T, dir string) *Set {
+		set, err := LoadDir(dir, BuiltinDefaults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set
+	}
+	one := func(t *testing.T, set *Set, want string) {
+		t.Helper()
+		if len(set.Errors) != 1 || set.Errors[0].String() != want {
+			t.Fatalf("got %d error(s):\n%v\nwant exactly:\n%s", len(set.Errors), set.Errors, want)
+		}
+		assertDanish(t, set.Errors[0])
+		if e := set.Errors[0]; e.Line != 0 || e.Col != 0 {
+			t.Errorf("an error about the whole file has no position, got %d:%d", e.Line, e.Col)
+		}
+	}
+	sj := func(dir string) string { return filepath.Join(dir, "sjaelland.yaml") }
+
+	t.Run("missing region", func(t *testing.T) {
+		dir := copyRepo(t, "sjaelland")
+		set := load(t, dir)
+		one(t, set, sj(dir)+": Region Sjælland (sjaelland.yaml) is missing from "+dir+"/ (every region has one file; without it the region's 17 municipalities belong to no hub)")
+		if len(set.Regions) != 4 {
+			t.Errorf("the four present regions still load, got %d", len(set.Regions))
+		}
+	})
+	t.Run("directory named like a region file", func(t *testing.T) {
+		dir := copyRepo(t, "sjaelland")
+		os.Mkdir(sj(dir), 0o755)
+		one(t, load(t, dir), sj(dir)+": is a directory, not a region file (remove or rename it; a region file is one YAML file)")
+	})
+	t.Run("link out of the folder", func(t *testing.T) {
+		dir := copyRepo(t, "sjaelland")
+		outside := filepath.Join(t.TempDir(), "sjaelland.yaml")
+		b, _ := os.ReadFile("../../regions/sjaelland.yaml")
+		os.WriteFile(outside, b, 0o644)
+		if err := os.Symlink(outside, sj(dir)); err != nil {
+			t.Fatal(err)
+		}
+		one(t, load(t, dir), sj(dir)+": is a symbolic link to "+outside+", outside "+dir+" (region files live in the regions folder itself; copy the file here instead of linking to it)")
+	})
+	t.Run("relative link climbing out", func(t *testing.T) {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "regions")
+		os.Rename(copyRepo(t, "sjaelland"), dir)
+		b, _ := os.ReadFile("../../regions/sjaelland.yaml")
+		os.WriteFile(filepath.Join(parent, "sj.yaml"), b, 0o644)
+		os.Symlink("../sj.yaml", sj(dir))
+		set := load(t, dir)
+		if len(set.Errors) != 1 || !strings.Contains(set.Errors[0].Message, "outside "+dir) {
+			t.Fatalf("got %v", set.Errors)
+		}
+	})
+	t.Run("link inside the folder is accepted", func(t *testing.T) {
+		dir := copyRepo(t, "sjaelland")
+		os.Mkdir(filepath.Join(dir, "src"), 0o755)
+		b, _ := os.ReadFile("../../regions/sjaelland.yaml")
+		os.WriteFile(filepath.Join(dir, "src", "sjaelland.yaml"), b, 0o644)
+		os.Symlink("src/sjaelland.yaml", sj(dir))
+		set := load(t, dir)
+		if len(set.Errors) != 0 || set.Region("sjaelland") == nil {
+			t.Fatalf("a link to a file inside the folder must load: %v", set.Errors)
+		}
+	})
+	t.Run("link to another region file", func(t *testing.T) {
+		dir := copyRepo(t, "")
+		link := filepath.Join(dir, "zz-copy.yaml")
+		os.Symlink("nordjylland.yaml", link)
+		one(t, load(t, dir), link+": is a symbolic link to "+filepath.Join(dir, "nordjylland.yaml")+", which is loaded already (remove the link; each region has exactly one file)")
+	})
+	t.Run("dangling link", func(t *testing.T) {
+		dir := copyRepo(t, "sjaelland")
+		os.Symlink("nowhere.yaml", sj(dir))
+		set := load(t, dir)
+		if len(set.Errors) != 1 || !strings.Contains(set.Errors[0].Message, "symbolic link that leads nowhere") {
+			t.Fatalf("got %v", set.Errors)
+		}
+	})
+	t.Run("file above the size limit", func(t *testing.T) {
+		dir := copyRepo(t, "")
+		b, _ := os.ReadFile(sj(dir))
+		big := append(b, []byte("# "+strings.Repeat("x", 2<<20)+"\n")...)
+		os.WriteFile(sj(dir), big, 0o644)
+		one(t, load(t, dir), sj(dir)+": the file is 2.0 MiB, more than the limit of 1.0 MiB for a region file (a region file is a few kilobytes; check that this is the right file)")
+		_, errs := LoadFile(sj(dir), BuiltinDefaults)
+		if len(errs) != 1 || !strings.Contains(errs[0].Message, "limit of 1.0 MiB") {
+			t.Errorf("LoadFile: %v", errs)
+		}
+		_, errs = Parse("big.yaml", big, BuiltinDefaults)
+		if len(errs) != 1 || !strings.Contains(errs[0].Message, "limit of 1.0 MiB") {
+			t.Errorf("Parse: %v", errs)
+		}
+	})
+	t.Run("fifo is refused without blocking", func(t *testing.T) {
+		dir := copyRepo(t, "sjaelland")
+		if err := syscall.Mkfifo(sj(dir), 0o644); err != nil {
+			t.Skip("mkfifo not supported here:", err)
+		}
+		one(t, load(t, dir), sj(dir)+": is not a regular file (a region file is one plain YAML file)")
+	})
+}
+
+// assertDanish fails when an error's message or hint has no Danish form.
+func assertDanish(t *testing.T, e Error) {
+	t.Helper()
+	da := e.In(Danish)
+	if da.Message == e.Message || e.Hint != "" && da.Hint == e.Hint {
+		t.Errorf("no Danish for %q (%q): got %q (%q)", e.Message, e.Hint, da.Message, da.Hint)
+	}
+	if strings.Contains(da.Message+da.Hint, "{") && !strings.Contains(e.Message+e.Hint, "{") {
+		t.Errorf("a placeholder is left in %q (%q)", da.Message, da.Hint)
+	}
+}
+
+func TestDanishExamples(t *testing.T) {
+	for en, da := range map[string]string{
+		`tags must be a list, not the text "ssp"`:                         `tags skal være en liste, ikke teksten "ssp"`,
+		`each entry of members must be a single value, not a list`:        `hver post i members skal være én værdi, ikke en liste`,
+		`unknown tag "polize"`:                                            `ukendt tag "polize"`,
+		`unknown NSIS level "x"`:                                          `ukendt NSIS-niveau "x"`,
+		`members lacks 2 municipalities of Region Sjælland: Stevns, Faxe`: `members mangler 2 kommuner i Region Sjælland: Stevns, Faxe`,
+		`identity provider for Odense is not a member of Region Sjælland`: `login-udbyderen for Odense er ikke medlem af Region Sjælland`,
+		`domain "x.example" is also used by regions/a.yaml`:               `domænet "x.example" bruges også af regions/a.yaml`,
+		`contact hotline is missing`:                                      `contact hotline mangler`,
+		`no Danish here`:                                                  `no Danish here`,
+	} {
+		if got := Translate(en); got != da {
+			t.Errorf("Translate(%q) = %q, want %q", en, got, da)
+		}
+	}
+	if got := Lang("", func(k string) string { return map[string]string{"LC_ALL": "en_US.UTF-8", "LANG": "da_DK"}[k] }); got != English {
+		t.Errorf("LC_ALL wins over LANG: %s", got)
+	}
+	if got := Lang("", func(string) string { return "" }); got != Danish {
+		t.Errorf("no locale: %s", got)
+	}
+}
+
 func assertErrors(t *testing.T, errs Errors, want ...string) {
 	t.Helper()
 	for _, w := range want {
@@ -292,6 +513,17 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("members: {a: b}\nhost: 851\nfile_drop: {max_file_size: 9999999 TB}"))
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("identity_providers: [{client_secret: x, roles: {admin: [1]}}]"))
+	// hostile input of issue 11 and 13: bad bytes, broken quotes and
+	// indentation, URLs with credentials, queries and fragments
+	f.Add([]byte("id: nord\x00jylland\n"))
+	f.Add([]byte("name: Br\xf8nderslev\nhost: x\n"))
+	f.Add([]byte("\ufeffid: x\n\x1b\n"))
+	f.Add([]byte("name: \"Region\nhost: Aalborg\ncontact:\n  hotline: \"99\"\n"))
+	f.Add([]byte("a: 'it''s\nb: \"x\\\"y\n"))
+	f.Add([]byte("list:\n  - name: x\n    t: y\n   - name: z\n"))
+	f.Add([]byte("title: SSP: konsulent\n\tkind: x\n"))
+	f.Add([]byte("identity_providers:\n  - issuer: https://u:p@idp.example/?a=b#c\ncontact: {accessibility_statement: \"https://x.example/a b\"}\n"))
+	f.Add([]byte(strings.Repeat("- [", 200)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, errs := Parse("fuzz.yaml", data, BuiltinDefaults)
 		for _, e := range errs {

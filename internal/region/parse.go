@@ -85,10 +85,14 @@ func parse(file string, data []byte, r *Region) *doc {
 		d.at("", "the file is empty", "a region file needs at least id, name, host, domain, members, contact and identity_providers; copy regions/nordjylland.yaml as a start")
 		return d
 	}
+	if e := badChar(file, data); e != nil {
+		d.errs = append(d.errs, *e)
+		return d
+	}
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
-		d.syntax(err)
+		d.errs = append(d.errs, syntaxError(file, data, err))
 		return d
 	}
 	var extra yaml.Node
@@ -128,20 +132,6 @@ func (d *doc) isBroken(path string) bool {
 		}
 	}
 	return false
-}
-
-func (d *doc) syntax(err error) {
-	msg := err.Error()
-	line := 1
-	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	d.errs = append(d.errs, Error{File: d.file, Line: line, Col: 1,
-		Message: "YAML syntax error: " + msg,
-		Hint:    "check indentation (spaces, not tabs) and that text with ':' or '#' is in quotes"})
 }
 
 func stripComments(data []byte) []byte {

@@ -110,23 +110,38 @@ func (c checker) identity() {
 
 // resolve finds a kommune written as a name or code, reporting unknown ones.
 func (c checker) resolve(path, s string) (kommune.Kommune, bool) {
+	k, ok, _ := c.resolveMeant(path, s)
+	return k, ok
+}
+
+// resolveMeant is resolve that also returns, for a misspelt name, the
+// municipality it most likely meant.
+func (c checker) resolveMeant(path, s string) (k kommune.Kommune, ok bool, meant kommune.Kommune) {
 	if !c.required(path, s, "kommune", "a municipality name or code, e.g. Aalborg or 851") {
-		return kommune.Kommune{}, false
+		return k, false, meant
 	}
-	k, ok := kommune.Lookup(s)
-	if ok {
-		return k, true
+	if k, ok = kommune.Lookup(s); ok {
+		return k, true, meant
 	}
 	if _, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
 		c.at(path, fmt.Sprintf("%s is not a municipality code", s), "codes are three digits, e.g. 851 for Aalborg; see internal/kommune/kommuner.csv")
-		return k, false
+		return k, false, meant
 	}
 	hint := "write the name as in internal/kommune/kommuner.csv, or the code"
 	if m := closest(s, kommune.Names(), kommune.Key); m != "" {
 		hint = fmt.Sprintf("did you mean %q?", m)
+		meant, _ = kommune.Lookup(m)
 	}
 	c.at(path, fmt.Sprintf("unknown municipality %q", s), hint)
-	return k, false
+	return k, false, meant
+}
+
+// regionName is "Region Nordjylland" for a known id, else the id.
+func regionName(id string) string {
+	if reg, ok := kommune.RegionByID(id); ok {
+		return "Region " + reg.Name
+	}
+	return id
 }
 
 // member resolves a kommune that must belong to this region.
@@ -136,7 +151,7 @@ func (c checker) member(path, s string, members map[int]bool, what string) (komm
 		return k, false
 	}
 	if len(members) > 0 && !members[k.Code] { // no members: reported already
-		c.at(path, fmt.Sprintf("%s %s is not a member of %s", what, k.Name, c.r.ID), "add it to members, or use a member municipality")
+		c.at(path, fmt.Sprintf("%s %s is not a member of %s", what, k.Name, regionName(c.r.ID)), "add it to members, or use a member municipality")
 		return k, false
 	}
 	return k, true
@@ -154,8 +169,14 @@ func (c checker) members() map[int]bool {
 	c.codes = make([]int, len(r.Members))
 	for i, s := range r.Members {
 		p := "/members/" + strconv.Itoa(i)
-		k, ok := c.resolve(p, s)
+		k, ok, meant := c.resolveMeant(p, s)
 		if !ok {
+			// The misspelling is the one error: count the municipality
+			// it meant as a member, so host, providers and persons
+			// naming it, and the list of missing members, stay quiet.
+			if meant.Code != 0 && (!known || meant.Region == reg.ID) {
+				in[meant.Code] = true
+			}
 			continue
 		}
 		c.codes[i] = k.Code
@@ -166,7 +187,7 @@ func (c checker) members() map[int]bool {
 		firstAt[k.Code] = i
 		if known && k.Region != reg.ID {
 			other, _ := kommune.RegionByID(k.Region)
-			c.at(p, fmt.Sprintf("%s belongs to Region %s, not %s", k.Name, other.Name, reg.Name), "remove it here; it is listed in regions/"+k.Region+".yaml")
+			c.at(p, fmt.Sprintf("%s belongs to Region %s, not Region %s", k.Name, other.Name, reg.Name), "remove it here; it is listed in regions/"+k.Region+".yaml")
 			continue
 		}
 		in[k.Code] = true
@@ -220,7 +241,7 @@ func (c checker) contact() {
 	}
 	if c.required("/contact/accessibility_statement", ct.AccessibilityStatement, "contact accessibility_statement",
 		"the URL of the hub's accessibility statement (tilgængelighedserklæring), required by law") {
-		c.httpsURL("/contact/accessibility_statement", ct.AccessibilityStatement, false)
+		c.httpsURL("/contact/accessibility_statement", ct.AccessibilityStatement, false, webPage)
 	}
 }
 
@@ -250,7 +271,7 @@ func (c checker) providers(members map[int]bool) {
 			c.enum(path+"/kind", p.Kind, ProviderKinds, "provider kind")
 		}
 		if c.required(path+"/issuer", p.Issuer, "issuer", "the provider's issuer URL, as in its /.well-known/openid-configuration") {
-			c.httpsURL(path+"/issuer", p.Issuer, r.Dev)
+			c.httpsURL(path+"/issuer", p.Issuer, r.Dev, issuer)
 		}
 		c.required(path+"/client_id", p.ClientID, "client_id", "the client id the municipality registered for this hub")
 		c.secret(path+"/client_secret", p.ClientSecret)
@@ -367,7 +388,7 @@ func (c checker) partners(members map[int]bool) {
 			c.email(path+"/contact/email", ct.Email)
 		}
 		if ct.URL != "" {
-			c.httpsURL(path+"/contact/url", ct.URL, false)
+			c.httpsURL(path+"/contact/url", ct.URL, false, webPage)
 		}
 		for j, s := range p.Coverage {
 			if k, ok := c.member(fmt.Sprintf("%s/coverage/%d", path, j), s, members, "coverage"); ok {
@@ -478,10 +499,34 @@ func (c checker) phone(path, s string, short bool) string {
 	return s
 }
 
-func (c checker) httpsURL(path, s string, devLocal bool) {
+// urlKind says what a URL field may hold beyond scheme, host and path.
+type urlKind int
+
+const (
+	webPage urlKind = iota // a page people open: a query or #fragment is fine
+	issuer                 // an OpenID issuer: neither query nor fragment
+)
+
+// httpsURL checks a URL field: a full https URL without a user name or
+// password (they would end up in bundles and logs); http only on a
+// loopback host in development region files.
+func (c checker) httpsURL(path, s string, devLocal bool, kind urlKind) {
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.User != nil {
+	switch {
+	case err != nil || u.Host == "" || u.Opaque != "":
 		c.at(path, fmt.Sprintf("%q is not a URL", s), "a full address such as https://example.dk/page")
+		return
+	case strings.ContainsAny(s, " \t\n\\"):
+		c.at(path, fmt.Sprintf("%q holds a space or a backslash", s), "a URL has neither; write %20 for a space")
+		return
+	case u.User != nil:
+		c.at(path, fmt.Sprintf("%q holds a user name or password (before @)", redactUser(u)), "never put credentials in a URL; remove the part before @")
+		return
+	case kind == issuer && (u.RawQuery != "" || u.ForceQuery):
+		c.at(path, fmt.Sprintf("issuer %q has a query (?…)", s), "an OpenID Connect issuer has no query; write it exactly as \"issuer\" in the provider's /.well-known/openid-configuration")
+		return
+	case kind == issuer && (u.Fragment != "" || strings.Contains(s, "#")):
+		c.at(path, fmt.Sprintf("issuer %q has a fragment (#…)", s), "an OpenID Connect issuer has no fragment; write it exactly as \"issuer\" in the provider's /.well-known/openid-configuration")
 		return
 	}
 	local := isLocalHost(u.Hostname())
@@ -493,6 +538,15 @@ func (c checker) httpsURL(path, s string, devLocal bool) {
 	default:
 		c.at(path, fmt.Sprintf("%q is not an https URL", s), "use https://")
 	}
+}
+
+// redactUser writes u with its password, if any, hidden: the message
+// must not repeat a secret.
+func redactUser(u *url.URL) string {
+	if _, ok := u.User.Password(); ok {
+		return u.Redacted()
+	}
+	return u.String()
 }
 
 func isLocalHost(h string) bool {

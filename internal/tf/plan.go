@@ -2,6 +2,7 @@ package tf
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -15,20 +16,30 @@ const planFile = "hubctl.tfplan"
 // terraform plan -detailed-exitcode: 0 no changes, 2 changes, 1 error.
 func (r *Runner) Plan(ctx context.Context, regions []string, destroy bool) []Result {
 	sums := make(map[string]Summary, len(regions))
+	texts := make(map[string]string, len(regions))
 	res := r.forEach(ctx, regions, func(ctx context.Context, w *workspace) (int, error) {
+		r.progress(w.region, "planning", "")
 		changes, err := w.tf.Plan(ctx, tfexec.Out(planFile), tfexec.Destroy(destroy), tfexec.Refresh(true),
 			tfexec.Lock(true), tfexec.LockTimeout(lockTimeout(r.Config)))
 		if err != nil {
 			return ExitError, err
 		}
+		loud := w.quiet()
 		p, err := w.tf.ShowPlanFile(ctx, filepath.Join(w.dir, planFile))
+		var text string
+		if err == nil {
+			text, err = w.tf.ShowPlanFileRaw(ctx, filepath.Join(w.dir, planFile))
+		}
+		loud()
 		if err != nil {
 			return ExitError, err
 		}
 		s := Summarise(w.region, p)
 		r.outMu.Lock()
 		sums[w.region] = s
+		texts[w.region] = ElideFiles(text)
 		r.outMu.Unlock()
+		r.progress(w.region, "planned", fmt.Sprintf("%d to add, %d to change, %d to destroy", s.Add, s.Change, s.Destroy))
 		if changes {
 			return ExitChanges, nil
 		}
@@ -36,6 +47,7 @@ func (r *Runner) Plan(ctx context.Context, regions []string, destroy bool) []Res
 	})
 	for i := range res {
 		res[i].Summary = sums[res[i].Region]
+		res[i].PlanText = texts[res[i].Region]
 		if res[i].Summary.Region == "" {
 			res[i].Summary.Region = res[i].Region
 		}

@@ -29,30 +29,15 @@ type Status struct {
 func (r *Runner) Status(ctx context.Context, regions []string) []Status {
 	out := make([]Status, len(regions))
 	res := r.forEach(ctx, regions, func(ctx context.Context, w *workspace) (int, error) {
-		i := indexOf(regions, w.region)
-		s := &out[i]
-		s.Region = w.region
-		st, err := w.tf.Show(ctx)
+		r.progress(w.region, "checking", "")
+		st, err := r.siteStatus(ctx, w)
+		out[indexOf(regions, w.region)] = st
 		if err != nil {
 			return ExitError, err
 		}
-		if st.Values != nil {
-			for _, m := range st.Values.RootModule.ChildModules {
-				for _, res := range m.Resources {
-					if res.Type != "hubkit_site" {
-						continue
-					}
-					s.Deployed = true
-					s.ReleaseID = fmt.Sprint(res.AttributeValues["release_id"])
-					s.BundleHash = fmt.Sprint(res.AttributeValues["deployed_bundle_hash"])
-					s.Listen = fmt.Sprint(res.AttributeValues["listen"])
-				}
-			}
-			if o, ok := st.Values.Outputs["domain"]; ok {
-				s.Domain = fmt.Sprint(o.Value)
-			}
-		}
+		s := &out[indexOf(regions, w.region)]
 		if !s.Deployed {
+			r.progress(w.region, "done", "not deployed")
 			return ExitOK, nil
 		}
 		drift, err := w.tf.Plan(ctx, tfexec.RefreshOnly(true), tfexec.Lock(false))
@@ -60,11 +45,8 @@ func (r *Runner) Status(ctx context.Context, regions []string) []Status {
 			return ExitError, err
 		}
 		s.Drift = drift
-		host := "127.0.0.1"
-		if r.Target == TargetSSH {
-			host = r.Config.Targets.SSH[w.region].Host
-		}
-		s.Healthy = probe(ctx, host, s.Listen, s.Domain)
+		s.Healthy = r.probeSite(ctx, w.region, *s)
+		r.progress(w.region, "done", "")
 		return ExitOK, nil
 	})
 	for i, r := range res {
@@ -73,6 +55,44 @@ func (r *Runner) Status(ctx context.Context, regions []string) []Status {
 		}
 	}
 	return out
+}
+
+// siteStatus reads a region's hubkit_site from its state.
+func (r *Runner) siteStatus(ctx context.Context, w *workspace) (Status, error) {
+	s := Status{Region: w.region}
+	loud := w.quiet() // show -json prints the state it returns
+	st, err := w.tf.Show(ctx)
+	loud()
+	if err != nil {
+		return s, err
+	}
+	if st.Values == nil {
+		return s, nil
+	}
+	for _, m := range st.Values.RootModule.ChildModules {
+		for _, res := range m.Resources {
+			if res.Type != "hubkit_site" {
+				continue
+			}
+			s.Deployed = true
+			s.ReleaseID = fmt.Sprint(res.AttributeValues["release_id"])
+			s.BundleHash = fmt.Sprint(res.AttributeValues["deployed_bundle_hash"])
+			s.Listen = fmt.Sprint(res.AttributeValues["listen"])
+		}
+	}
+	if o, ok := st.Values.Outputs["domain"]; ok {
+		s.Domain = fmt.Sprint(o.Value)
+	}
+	return s, nil
+}
+
+// probeSite asks a deployed hub's /readyz on its target.
+func (r *Runner) probeSite(ctx context.Context, region string, s Status) bool {
+	host := "127.0.0.1"
+	if r.Target == TargetSSH {
+		host = r.Config.Targets.SSH[region].Host
+	}
+	return probe(ctx, host, s.Listen, s.Domain)
 }
 
 // probe asks a hub's /readyz at its listen address (on the target host

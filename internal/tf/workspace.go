@@ -36,8 +36,16 @@ type Runner struct {
 	Config     *config.Config
 	ConfigFile string // absolute; "" when the built-in defaults are used
 	Target     string
-	Stdout     io.Writer // live Terraform output, prefixed per region
+	Stdout     io.Writer // notes while waiting, and Terraform's output when Verbose, prefixed per region
 	Version    string    // hubctl version, for the provider's version
+	// Verbose streams all of Terraform's own output to Stdout. Without it
+	// only apply's is (a few lines per region); init's and plan's are
+	// dropped, their errors reported: the plan is shown as PlanText,
+	// progress through Progress.
+	Verbose bool
+	// Progress, when set, is told each step of each region: preparing,
+	// planning, planned, applying, destroying, health check, done, failed.
+	Progress func(region, phase, detail string)
 
 	mirrorCLIConfig string
 	outMu           sync.Mutex
@@ -140,12 +148,44 @@ func (r *Runner) Prepare() error {
 	return err
 }
 
+// progress reports a step of a region to Progress.
+func (r *Runner) progress(region, phase, detail string) {
+	if r.Progress != nil {
+		r.Progress(region, phase, detail)
+	}
+}
+
 // workspace is one region's working directory.
 type workspace struct {
 	region string
 	dir    string
 	tf     *tfexec.Terraform
-	out    *prefixWriter
+	out    io.Writer     // where Terraform's output goes
+	pw     *prefixWriter // out when Verbose
+}
+
+// quiet sends Terraform's output of the next commands nowhere (show -json
+// and state pull print what they return) until the returned func runs.
+func (w *workspace) quiet() func() {
+	w.tf.SetStdout(io.Discard)
+	return func() { w.tf.SetStdout(w.out) }
+}
+
+// stream shows Terraform's output of this workspace from now on, prefixed
+// by region (apply's few lines of progress: Creating..., complete).
+func (w *workspace) stream(r *Runner) {
+	if w.pw == nil && r.Stdout != nil {
+		w.pw = newPrefixWriter(&r.outMu, r.Stdout, w.region)
+		w.out = w.pw
+		w.tf.SetStdout(w.out)
+		w.tf.SetStderr(w.out)
+	}
+}
+
+func (w *workspace) flush() {
+	if w.pw != nil {
+		w.pw.Flush()
+	}
 }
 
 func (r *Runner) workspace(ctx context.Context, region string) (*workspace, error) {
@@ -197,7 +237,11 @@ func (r *Runner) workspace(ctx context.Context, region string) (*workspace, erro
 	if _, _, err := t.Version(ctx, false); err != nil {
 		return nil, err
 	}
-	w := &workspace{region: region, dir: dir, tf: t, out: newPrefixWriter(&r.outMu, r.Stdout, region)}
+	w := &workspace{region: region, dir: dir, tf: t, out: io.Discard}
+	if r.Verbose && r.Stdout != nil {
+		w.pw = newPrefixWriter(&r.outMu, r.Stdout, region)
+		w.out = w.pw
+	}
 	t.SetStdout(w.out)
 	t.SetStderr(w.out)
 	if _, err := provider.SyncLockFile(dir, filepath.Dir(r.mirrorCLIConfig), provider.Version(r.Version)); err != nil {
@@ -242,8 +286,7 @@ func (r *Runner) init(ctx context.Context, w *workspace) error {
 func (r *Runner) ensureState(ctx context.Context, w *workspace) error {
 	exists := func() (bool, error) {
 		// state pull copies the state to the command's output as well.
-		w.tf.SetStdout(io.Discard)
-		defer w.tf.SetStdout(w.out)
+		defer w.quiet()()
 		raw, err := w.tf.StatePull(ctx)
 		if err != nil {
 			return false, err
@@ -404,18 +447,18 @@ func (r *Runner) forEach(ctx context.Context, regions []string, f func(context.C
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			res[i].Region = region
+			r.progress(region, "preparing", "")
 			w, err := r.workspace(ctx, region)
+			if err == nil {
+				defer w.flush()
+				res[i].Code, err = f(ctx, w)
+			}
 			if err != nil {
 				res[i].Code, res[i].Err = ExitError, err
-				return
-			}
-			defer w.out.Flush()
-			res[i].Code, res[i].Err = f(ctx, w)
-			if res[i].Err != nil {
-				res[i].Code = ExitError
 				if errors.Is(ctx.Err(), context.Canceled) {
-					res[i].Err = fmt.Errorf("cancelled: %w", res[i].Err)
+					res[i].Err = fmt.Errorf("cancelled: %w", err)
 				}
+				r.progress(region, "failed", errorLine(res[i].Err.Error()))
 			}
 		}()
 	}
@@ -430,6 +473,31 @@ type Result struct {
 	Err     error   `json:"-"`
 	Error   string  `json:"error,omitempty"`
 	Summary Summary `json:"summary"`
+	// PlanText is Terraform's human-readable plan with the bundle's
+	// files summarised (ElideFiles).
+	PlanText string `json:"-"`
+	// Ready says whether the hub answered /readyz after apply.
+	Ready bool `json:"ready,omitempty"`
+}
+
+// errorLine is the line of a Terraform error that says what is wrong
+// (its first "Error: …"), else its first line: terraform-exec's errors
+// begin with "exit status 1".
+func errorLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "Error: ") {
+			return l
+		}
+	}
+	return firstLine(s)
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // Codes returns the exit codes of results.
@@ -439,4 +507,28 @@ func Codes(rs []Result) []int {
 		out[i] = r.Code
 	}
 	return out
+}
+
+// MissingEnvironment lists the variables of this process that apply would
+// pass through to the regions' hubs (the site's environment map, e.g. the
+// development identity provider's client secret) but that are unset or
+// empty, each with the regions that need it. plan checks this first, so a
+// missing secret is found before anything runs, not at apply. Values are
+// never read into the result.
+func (r *Runner) MissingEnvironment(regions []string) (map[string][]string, error) {
+	missing := map[string][]string{}
+	for _, region := range regions {
+		root, err := r.rootModule(region, filepath.Join(r.Config.StateDir, region))
+		if err != nil {
+			return nil, err
+		}
+		site, _ := root["module"].(map[string]any)["site"].(map[string]any)
+		env, _ := site["environment"].(map[string]string)
+		for _, from := range env {
+			if os.Getenv(from) == "" {
+				missing[from] = append(missing[from], region)
+			}
+		}
+	}
+	return missing, nil
 }
