@@ -27,7 +27,7 @@ import (
 // maxRunningExposure bounds `systemd-analyze security` of the running
 // hub unit on the booted host. 1.4 is what the unit scores; the goal of
 // 1.2 needs PrivateUsers=, which cannot go with binding 443 through an
-// ambient capability (see docs/operations-systemd.md).
+// ambient capability (see docs/operations.md, "Deploying to a server").
 const maxRunningExposure = 1.4
 
 // TestSystemdHostDeploy is an operator's SSH deploy onto a real systemd
