@@ -45,9 +45,12 @@ func TestPreflight(t *testing.T) {
 		damage func(dir string)
 		want   string // "" = accepted
 	}{
-		"whole":          {func(string) {}, ""},
-		"store missing":  {func(d string) { rm(d, "hub.db", "hub.db-wal", "hub.db-shm") }, "the store hub.db is missing"},
-		"store empty":    {func(d string) { rm(d, "hub.db-wal", "hub.db-shm"); os.WriteFile(filepath.Join(d, "hub.db"), nil, 0o600) }, "is empty"},
+		"whole":         {func(string) {}, ""},
+		"store missing": {func(d string) { rm(d, "hub.db", "hub.db-wal", "hub.db-shm") }, "the store hub.db is missing"},
+		"store empty": {func(d string) {
+			rm(d, "hub.db-wal", "hub.db-shm")
+			os.WriteFile(filepath.Join(d, "hub.db"), nil, 0o600)
+		}, "is empty"},
 		"age key gone":   {func(d string) { rm(d, "keys/filedrop.agekey") }, "keys/filedrop.agekey is missing"},
 		"sign key gone":  {func(d string) { rm(d, "keys/federation.key") }, "keys/federation.key is missing"},
 		"audit log gone": {func(d string) { rm(d, "audit.log", "audit.log.head") }, "audit log audit.log is missing"},
