@@ -216,8 +216,8 @@ func addDevIdP(cfg obj, hubs []Hub) {
 // operatorError returns, out of Caddy's chain of provisioning errors, the
 // refusal that protects a hub's data, which says all an operator needs.
 func operatorError(err error) error {
-	if open := hubapp.OpenError(); open != nil {
-		err = open
+	if open := hubapp.OpenError(); open != nil && strings.Contains(err.Error(), open.Error()) {
+		err = open // the same failure, with its type
 	}
 	var refusal *datadir.RefusalError
 	var broken *audit.BreakError
