@@ -304,21 +304,25 @@ func equalMaps(a, b map[string]string) bool {
 	return true
 }
 
-// pausedReader yields r's bytes up to pauseAt, signals paused, waits for
-// release, and then yields the rest: an upload in flight while the hub
-// is told to stop.
+// pausedReader yields r's bytes up to pauseAt, signals paused and waits
+// for release; then it yields the rest (an upload in flight while the hub
+// is told to stop), or, with cut, fails (an upload a crash cut off).
 type pausedReader struct {
 	r       io.Reader
 	pauseAt int64
 	sent    int64
 	paused  chan struct{}
 	release <-chan struct{}
+	cut     bool
 	once    sync.Once
 }
 
 func (h *pausedReader) Read(p []byte) (int, error) {
 	if h.sent >= h.pauseAt {
 		h.once.Do(func() { close(h.paused); <-h.release })
+		if h.cut {
+			return 0, errCrashed
+		}
 	} else {
 		p = p[:min(int64(len(p)), h.pauseAt-h.sent)]
 	}

@@ -433,29 +433,6 @@ func procRSSMiB(pid int) (float64, error) {
 // was killed.
 var errCrashed = errors.New("the hub was killed during this upload")
 
-// heldReader yields r's bytes up to pauseAt, then signals paused, waits
-// for release and fails: an upload the crash cuts off in the middle.
-type heldReader struct {
-	r       io.Reader
-	pauseAt int64
-	sent    int64
-	paused  chan struct{}
-	release <-chan struct{}
-	once    sync.Once
-}
-
-func (h *heldReader) Read(p []byte) (int, error) {
-	if h.sent >= h.pauseAt {
-		h.once.Do(func() { close(h.paused) })
-		<-h.release
-		return 0, errCrashed
-	}
-	p = p[:min(int64(len(p)), h.pauseAt-h.sent)]
-	n, err := h.r.Read(p)
-	h.sent += int64(n)
-	return n, err
-}
-
 // TestFiledropSurvivesSIGKILL kills a real hub process with SIGKILL while
 // uploads are in flight, after others were acknowledged, and starts it
 // again on the same data: every acknowledged drop is there with the same
@@ -496,7 +473,7 @@ func TestFiledropSurvivesSIGKILL(t *testing.T) {
 	for _, u := range ups {
 		var body io.Reader = bytes.NewReader(u.data)
 		if u.pauseAt >= 0 {
-			hr := &heldReader{r: body, pauseAt: int64(u.pauseAt * float64(len(u.data))), paused: make(chan struct{}), release: release}
+			hr := &pausedReader{cut: true, r: body, pauseAt: int64(u.pauseAt * float64(len(u.data))), paused: make(chan struct{}), release: release}
 			paused = append(paused, hr.paused)
 			body = hr
 		}
