@@ -295,6 +295,16 @@ targets:
 		t.Logf("backup run: result %s; journal:\n%s", state, journal)
 	})
 
+	t.Run("hubctl verify on the host finds nothing", func(t *testing.T) {
+		out, err := host.Run(dir + "/current/hubctl verify --data " + dir + "/data --url https://" + domain +
+			" --connect 127.0.0.1:443 --ca $(find " + dir + "/data -path '*authorities/local/root.crt' | head -n 1)" +
+			" --unit " + unit + " --bundle " + dir + "/current --min-days 0")
+		if err != nil || !strings.Contains(out, "no findings") {
+			t.Errorf("hubctl verify on the systemd host: %v\n%s", err, out)
+		}
+		t.Logf("hubctl verify:\n%s", out)
+	})
+
 	t.Run("a non-root deploy user is told to log in as root", func(t *testing.T) {
 		err := (&deploy.SSH{Host: host.Addr, Port: host.Port, User: deploytest.DeployUser, PrivateKeyFile: host.DeployKeyFile,
 			HostKey: host.HostKey, Dir: dir}).Remove(context.Background(), false)
