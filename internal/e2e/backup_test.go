@@ -209,9 +209,14 @@ func restoreDrill(t *testing.T, dest string) string {
 		}
 		check(u)
 	}
+	// An upload under way at the snapshot may be in it as a one-shot
+	// draft (its file stored, the drop not yet sent): the restored hub
+	// abandons such drafts, as after a crash, so only the drops it shows
+	// must download.
+	sent := s.sentIDs()
 	nDuring := 0
 	for _, u := range during {
-		if inSnapshot[u.id] {
+		if inSnapshot[u.id] && sent[u.id] {
 			check(u)
 			nDuring++
 		}
