@@ -339,7 +339,8 @@ func TestGracefulStopFinishesUploads(t *testing.T) {
 		t.Skip("starts real hub processes")
 	}
 	p := newHubProc(t, "nordjylland", "")
-	p.args = []string{"--grace-period", "60s"}
+	metrics := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p.args = []string{"--grace-period", "60s", "--metrics-listen", metrics}
 	p.start()
 	s := p.login(851, "aalborg-konsulent")
 	release := make(chan struct{})
@@ -363,6 +364,20 @@ func TestGracefulStopFinishesUploads(t *testing.T) {
 	for _, ch := range paused {
 		<-ch
 	}
+	// The clients' pauses say nothing of what the hub has read (socket
+	// buffers hold a lot): wait until the hub itself is receiving all six.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, _ := value(scrape(t, metrics), "hubkit_uploads_in_flight", map[string]string{"region": "nordjylland"})
+		if n == float64(len(ups)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("the hub receives %v uploads, want %d", n, len(ups))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	type stopped struct {
 		code int
 		took time.Duration
@@ -370,7 +385,7 @@ func TestGracefulStopFinishesUploads(t *testing.T) {
 	done := make(chan stopped, 1)
 	go func() { c, d := p.terminate(90 * time.Second); done <- stopped{c, d} }()
 	// The hub is draining now: its listener no longer accepts connections.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.port), time.Second)
 		if err != nil {
