@@ -231,7 +231,7 @@ func (r *Release) validate() error {
 }
 
 func isBundleFile(name string) bool {
-	return name == bundle.CaddyFile || name == bundle.SiteFile || name == bundle.ManifestFile
+	return name == bundle.CaddyFile || name == bundle.SiteFile || name == bundle.ManifestFile || name == bundle.BackupFile
 }
 
 func validRegionID(id string) bool {

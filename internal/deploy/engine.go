@@ -34,7 +34,7 @@ const logLines = 30
 // not leave a broken release serving).
 const rollbackBudget = 2 * time.Minute
 
-// releaseFiles are the files of a release directory, in the order
+// releaseFiles are the files every release directory has, in the order
 // sha256sum lists them.
 var releaseFiles = []string{"caddy.json", "hubctl", "manifest.json", "site.json"}
 
@@ -239,7 +239,10 @@ func (e *engine) sums(ctx context.Context, dir string) (map[string]string, error
 	for i, f := range releaseFiles {
 		args[i] = quote(f)
 	}
-	out, err := e.h.sh(ctx, fmt.Sprintf("cd %s && sha256sum -- %s", quote(dir), strings.Join(args, " ")), nil)
+	// The files every release has (a missing one is an error), and the
+	// optional ones of its bundle (backup.json) when present.
+	out, err := e.h.sh(ctx, fmt.Sprintf("cd %s && sha256sum -- %s && { [ ! -e %s ] || sha256sum -- %s; }",
+		quote(dir), strings.Join(args, " "), quote(bundle.BackupFile), quote(bundle.BackupFile)), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +415,10 @@ func (e *engine) status(ctx context.Context, probe bool) (*Status, error) {
 	}
 	st.Manifest = &m
 	st.Files = map[string][]byte{bundle.ManifestFile: b}
-	for _, name := range []string{bundle.CaddyFile, bundle.SiteFile} {
+	for name := range m.Files {
+		if !isBundleFile(name) {
+			continue // never a path the manifest could lead out of the release
+		}
 		if data, err := e.h.sh(ctx, "cat "+quote(path.Join(cur, name)), nil); err == nil {
 			st.Files[name] = data
 		}
