@@ -240,6 +240,10 @@ func (s *Service) Callback(w http.ResponseWriter, r *http.Request) (string, *Fai
 	if err := idt.Claims(&claims); err != nil {
 		return "", s.failed(r, ls.Kommune, fail("bad_claims", http.StatusUnauthorized, "login-beviset kunne ikke læses", err))
 	}
+	refusal := audienceRefusal(p.Config, idt.Audience, claims)
+	if refusal != nil {
+		return "", s.failed(r, ls.Kommune, fail(refusal.Reason, refusal.Status, refusal.Msg, fmt.Errorf("aud %q", idt.Audience)))
+	}
 	id, refusal := identify(p.Config, claims)
 	if refusal != nil {
 		f := fail(refusal.Reason, refusal.Status, refusal.Msg, nil)
