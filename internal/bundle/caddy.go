@@ -104,7 +104,7 @@ func hubRoutes(st *site.Site) []obj {
 	h := func(name string) obj { return obj{"handler": name, "region": id} }
 	noStore := cacheControl("no-store")
 	auth := obj{"handler": "authentication", "providers": obj{"hubkit": obj{"region": id}}}
-	csrf := obj{"handler": "hubkit_csrf"}
+	csrf := h("hubkit_csrf")
 	dropLimit := bodyLimit(dropBodyLimit(st))
 	return []obj{
 		{"handle": []obj{headers(SecurityHeaders(st))}},

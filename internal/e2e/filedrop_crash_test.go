@@ -285,10 +285,11 @@ func dropForm(caseRef, recipient, fileName string, size int64, file io.Reader) (
 // returns the drop's id when the hub acknowledged it (303 to the drop).
 func (s *hubSession) sendDrop(ctx context.Context, caseRef, recipient, fileName string, size int64, file io.Reader) (string, error) {
 	body, n, ct := dropForm(caseRef, recipient, fileName, size, file)
-	req, err := http.NewRequestWithContext(ctx, "POST", s.p.base+"/drops?csrf="+url.QueryEscape(s.csrf), body)
+	req, err := http.NewRequestWithContext(ctx, "POST", s.p.base+"/drops", body)
 	if err != nil {
 		return "", err
 	}
+	req.Header.Set("X-CSRF-Token", s.csrf)
 	req.ContentLength = n
 	req.Header.Set("Content-Type", ct)
 	resp, err := s.c.Do(req)

@@ -342,13 +342,19 @@ func (s *Service) redirectURL(r *http.Request) string {
 
 // host is the hub's own host with the port the request came in on; the
 // Host header is checked by Caddy's host matcher before we get here.
-func (s *Service) host(r *http.Request) string {
-	host := s.Site.Region.Domain
+func (s *Service) host(r *http.Request) string { return siteHost(s.Site, r) }
+
+func siteHost(st *site.Site, r *http.Request) string {
+	host := st.Region.Domain
 	if _, port, ok := strings.Cut(r.Host, ":"); ok && port != "443" {
 		host += ":" + port
 	}
 	return host
 }
+
+// Origin is a hub's own origin as the browser names it: https, the site's
+// domain, and the port the request came in on when it is not 443.
+func Origin(st *site.Site, r *http.Request) string { return "https://" + siteHost(st, r) }
 
 func clearCookie(w http.ResponseWriter, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", Secure: true, HttpOnly: true,

@@ -111,7 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
 		}
-		if ok && !hublogin.CheckCSRF(r, sess) {
+		if ok && !svc.CheckCSRF(r, sess) {
 			return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("logout without a valid CSRF token"))
 		}
 		http.Redirect(w, r, svc.Logout(w, r, sess), http.StatusSeeOther)
