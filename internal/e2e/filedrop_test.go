@@ -171,7 +171,9 @@ func TestFiledropAcrossMunicipalities(t *testing.T) {
 			}
 		}
 		fields := []mpart{mfield("recipients", "carl@hjoerring.example"), mfield("case_ref", "SAG-X"), mfield("purpose", "consent"), mfile("a.bin", data[:10])}
-		withToken := func(tok string) ([]byte, string) { return multipartOf(t, append([]mpart{mfield("csrf", tok)}, fields...)...) }
+		withToken := func(tok string) ([]byte, string) {
+			return multipartOf(t, append([]mpart{mfield("csrf", tok)}, fields...)...)
+		}
 		b, ct := multipartOf(t, fields...)
 		resp, _ := do(t, anna, "POST", h.base+"/drops", b, map[string]string{"Content-Type": ct})
 		refused("multipart POST without a csrf field", resp)

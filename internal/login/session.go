@@ -63,7 +63,6 @@ func (s *Service) CheckCSRF(r *http.Request, sess *store.Session) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(sess.CSRF)) == 1
 }
 
-
 // SameOrigin reports whether a browser says a request comes from origin.
 // Sec-Fetch-Site, when sent, must be "same-origin" (or "none", a request
 // the user started); Origin, when sent, must be origin, and "null" only
