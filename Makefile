@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test ./internal/filedrop -run '^$$' -fuzz FuzzSanitizeName -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/federation -run '^$$' -fuzz FuzzParseEnvelope -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/clamav -run '^$$' -fuzz FuzzParseReply -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/caddymod/framing -run '^$$' -fuzz FuzzTracker -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin .hubkit

@@ -27,6 +27,7 @@ import (
 	_ "github.com/hubkit/hubkit/internal/caddymod/directory"
 	_ "github.com/hubkit/hubkit/internal/caddymod/federation"
 	_ "github.com/hubkit/hubkit/internal/caddymod/filedrop"
+	_ "github.com/hubkit/hubkit/internal/caddymod/framing"
 	_ "github.com/hubkit/hubkit/internal/caddymod/login"
 	_ "github.com/hubkit/hubkit/internal/caddymod/ready"
 	_ "github.com/hubkit/hubkit/internal/caddymod/ui"
