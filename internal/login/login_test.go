@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ type fakeOP struct {
 	// hub sent in the authorization request.
 	token func(op *fakeOP, nonce string) string
 	nonce string
+	down  atomic.Bool // every endpoint answers 503
 }
 
 func newFakeOP(t *testing.T) *fakeOP {
@@ -65,7 +67,13 @@ func newFakeOP(t *testing.T) *fakeOP {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "id_token": tok, "expires_in": 60})
 	})
-	op.srv = httptest.NewServer(mux)
+	op.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if op.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(op.srv.Close)
 	return op
 }
