@@ -231,9 +231,9 @@ func caddyConfig(st *site.Site, opt Options, fd config.FileDrop) obj {
 		"write_timeout":       "10m",
 		"idle_timeout":        "2m",
 		"max_header_bytes":    16 << 10,
-		// After TLS, hubkit_framing refuses requests with both
-		// Content-Length and Transfer-Encoding (package framing).
-		"listener_wrappers": []obj{{"wrapper": "tls"}, {"wrapper": "hubkit_framing"}},
+		// hubkit_framing refuses requests with both Content-Length and
+		// Transfer-Encoding (package framing); Caddy puts it after TLS.
+		"listener_wrappers": []obj{{"wrapper": "hubkit_framing"}},
 		"routes": []obj{{
 			"match":    []obj{{"host": []string{domain}}},
 			"handle":   []obj{{"handler": "subroute", "routes": hubRoutes(st)}},

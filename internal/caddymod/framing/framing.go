@@ -92,7 +92,7 @@ type conn struct {
 	t      Tracker
 	out    []byte // checked bytes not yet read by the server
 	buf    []byte
-	err    error // the read error to report once out is drained
+	err    error // a read error to report once out is drained
 	done   bool  // refused: nothing more is read from the client
 }
 
@@ -103,8 +103,11 @@ func (c *conn) Read(p []byte) (int, error) {
 			c.out = c.out[n:]
 			return n, nil
 		}
-		if c.err != nil {
-			return 0, c.err
+		if err := c.err; err != nil {
+			// Reported once: a deadline in the past (Go's server aborts
+			// its background read so) is no end of the connection.
+			c.err = nil
+			return 0, err
 		}
 		if c.done {
 			return 0, io.EOF
