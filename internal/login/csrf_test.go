@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hubkit/hubkit/internal/region"
+	"github.com/hubkit/hubkit/internal/site"
 	"github.com/hubkit/hubkit/internal/store"
 )
 
@@ -93,4 +95,38 @@ func TestCheckCSRFMultipart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCheckCSRF: whatever the body, the content type and the browser's
+// headers, the check does not panic, accepts only the session's token,
+// and leaves the body for the handler exactly as it came.
+func FuzzCheckCSRF(f *testing.F) {
+	f.Add([]byte("--b\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n--b--\r\n"), "multipart/form-data; boundary=b", "https://nordjylland.hub.localhost", "")
+	f.Add([]byte("csrf=tok"), "application/x-www-form-urlencoded", "null", "https://evil.example/")
+	f.Add([]byte{}, "multipart/form-data", "", "%zz")
+	svc := &Service{Site: newSiteForFuzz()}
+	f.Fuzz(func(t *testing.T, body []byte, ct, origin, referer string) {
+		r := httptest.NewRequest("POST", "https://nordjylland.hub.localhost/drops", bytes.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		if referer != "" {
+			r.Header.Set("Referer", referer)
+		}
+		ok := svc.CheckCSRF(r, &store.Session{CSRF: "tok"})
+		if ok && !bytes.Contains(body, []byte("tok")) {
+			t.Fatal("accepted without the token")
+		}
+		if strings.HasPrefix(ct, "multipart/form-data") {
+			rest, _ := io.ReadAll(r.Body)
+			if !bytes.Equal(rest, body) {
+				t.Fatal("the body was not put back")
+			}
+		}
+	})
+}
+
+func newSiteForFuzz() *site.Site {
+	return &site.Site{Region: region.Region{ID: "nordjylland", Domain: "nordjylland.hub.localhost"}}
 }
