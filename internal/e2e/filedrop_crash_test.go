@@ -136,7 +136,10 @@ func (p *hubProc) start() {
 			p.tb.Fatalf("hubctl serve exited during start-up (%v)\n%s", err, tail(p.log(), 40))
 		default:
 		}
-		resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.port))
+		// The hub's own host name: an unknown Host gets 421.
+		req, _ := http.NewRequest("GET", fmt.Sprintf("https://127.0.0.1:%d/healthz", p.port), nil)
+		req.Host = p.region + ".hub.localhost"
+		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
