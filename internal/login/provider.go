@@ -107,7 +107,7 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 	if d != nil {
 		return d, nil
 	}
-	if !h.Checked.IsZero() && time.Since(h.Checked) < healthTTL {
+	if h.fresh() {
 		return nil, err
 	}
 	return p.available(ctx)
@@ -116,7 +116,7 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 // available returns the discovery data when the provider answers now: by
 // a check younger than healthTTL, or one made at once.
 func (p *Provider) available(ctx context.Context) (*discovered, error) {
-	if h := p.Health(); h.Checked.IsZero() || time.Since(h.Checked) >= healthTTL {
+	if !p.Health().fresh() {
 		p.check(ctx)
 	}
 	p.mu.Lock()
@@ -125,6 +125,21 @@ func (p *Provider) available(ctx context.Context) (*discovered, error) {
 		return nil, p.lastErr
 	}
 	return p.disc, nil
+}
+
+// fresh reports whether a check still stands: a working provider's for
+// healthTTL, a failing one's for backoffMin only, so a provider that is
+// back (or was only not yet listening when the hub started) is found at
+// the next login, while one that is down is not asked at every login.
+func (h Health) fresh() bool {
+	if h.Checked.IsZero() {
+		return false
+	}
+	ttl := healthTTL
+	if !h.Up {
+		ttl = min(ttl, backoffMin)
+	}
+	return time.Since(h.Checked) < ttl
 }
 
 // Health reports the provider's last check.
@@ -242,6 +257,16 @@ func (p *Provider) watch(ctx context.Context, logger interface {
 	Info(string, ...any)
 }) {
 	backoff := backoffMin
+	// The first check waits a moment: at start-up the hub (and a
+	// development provider it serves itself) may not listen yet; a login
+	// or /readyz before then checks for itself.
+	first := time.NewTimer(backoffMin)
+	select {
+	case <-ctx.Done():
+		first.Stop()
+		return
+	case <-first.C:
+	}
 	for {
 		wasUp := p.Health().Up
 		err := p.check(ctx)
