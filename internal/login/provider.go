@@ -162,7 +162,9 @@ func (p *Provider) check(ctx context.Context) error {
 		return err
 	}
 	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	// The outcome is shared: a caller that gives up (a /readyz that had
+	// its answer from another provider) must not record a failure.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 	defer cancel()
 	d, err := p.fetch(ctx)
 	now := time.Now()
