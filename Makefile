@@ -50,6 +50,8 @@ fuzz:
 	$(GO) test ./internal/federation -run '^$$' -fuzz FuzzParseEnvelope -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/clamav -run '^$$' -fuzz FuzzParseReply -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/backup -run '^$$' -fuzz FuzzParseManifest -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/caddymod/framing -run '^$$' -fuzz FuzzTracker -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/login -run '^$$' -fuzz FuzzCheckCSRF -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin .hubkit

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/hubkit/hubkit/internal/config"
@@ -104,7 +105,7 @@ func hubRoutes(st *site.Site) []obj {
 	h := func(name string) obj { return obj{"handler": name, "region": id} }
 	noStore := cacheControl("no-store")
 	auth := obj{"handler": "authentication", "providers": obj{"hubkit": obj{"region": id}}}
-	csrf := obj{"handler": "hubkit_csrf"}
+	csrf := h("hubkit_csrf")
 	dropLimit := bodyLimit(dropBodyLimit(st))
 	return []obj{
 		{"handle": []obj{headers(SecurityHeaders(st))}},
@@ -137,6 +138,72 @@ func errorRoutes(st *site.Site) []obj {
 	return []obj{
 		{"handle": []obj{headers(SecurityHeaders(st)), cacheControl("no-store"), {"handler": "hubkit_ui", "region": st.Region.ID, "errors": true}}},
 	}
+}
+
+// SecretQueryParams are the query parameters that carry secrets on a
+// hub's URLs: OIDC's code, state and nonce (and the PKCE challenge), the
+// logout's id_token_hint, and csrf, which no page of the hub puts in a URL
+// any more but a client still might.
+var SecretQueryParams = []string{"code", "state", "nonce", "code_challenge", "code_verifier", "csrf", "id_token_hint", "logout_token", "session_state"}
+
+// LogEncoder is the encoder of every Caddy log of a hub (access, error and
+// hubkit's own lines): JSON, with Caddy's filters taking the secrets out
+// of the fields that can carry them. Path secrets are the upload links'
+// tokens (/u/{token}); query secrets are SecretQueryParams, in the request
+// URI, the Referer and the Location of a redirect; cookies,
+// Authorization and the X-CSRF-Token header are dropped whole.
+func LogEncoder() map[string]any {
+	urlOps := []obj{
+		{"regexp": `(?i)/(?:u|%75)/[^/?#]+`, "value": "/u/REDACTED"},
+		{"regexp": `([?&](?:` + strings.Join(SecretQueryParams, "|") + `)=)[^&#]*`, "value": "${1}REDACTED"},
+	}
+	urlFilter := obj{"filter": "multi_regexp", "operations": urlOps}
+	del := obj{"filter": "delete"}
+	return obj{
+		"format": "filter",
+		"wrap":   obj{"format": "json"},
+		"fields": obj{
+			"request>uri":                         urlFilter,
+			"request>headers>Referer":             urlFilter,
+			"resp_headers>Location":               urlFilter,
+			"request>headers>Cookie":              del,
+			"request>headers>Authorization":       del,
+			"request>headers>X-Csrf-Token":        del,
+			"request>headers>Proxy-Authorization": del,
+			"resp_headers>Set-Cookie":             del,
+		},
+	}
+}
+
+// MisdirectedRoute answers a request for a host this server does not
+// serve (RFC 9110 §15.5.20: 421) with the hubs' security headers and a
+// tiny body, instead of Caddy's empty 200. It is the server's last route;
+// serve keeps it last when it merges bundles.
+func MisdirectedRoute() map[string]any {
+	hdr := SecurityHeaders(&site.Site{})
+	hdr["Content-Security-Policy"] = []string{"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}
+	hdr["Cache-Control"] = []string{"no-store"}
+	hdr["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	return obj{"handle": []obj{
+		headers(hdr),
+		{"handler": "static_response", "status_code": http.StatusMisdirectedRequest, "body": "misdirected request\n", "close": true},
+	}, "terminal": true}
+}
+
+// IsMisdirectedRoute reports whether a route (as decoded JSON) is
+// MisdirectedRoute's.
+func IsMisdirectedRoute(route any) bool {
+	r, ok := route.(map[string]any)
+	if !ok || r["match"] != nil {
+		return false
+	}
+	hs, _ := r["handle"].([]any)
+	for _, h := range hs {
+		if m, ok := h.(map[string]any); ok && m["handler"] == "static_response" && fmt.Sprint(m["status_code"]) == fmt.Sprint(http.StatusMisdirectedRequest) {
+			return true
+		}
+	}
+	return false
 }
 
 // siteConfig is the hubkit app's configuration of the region: its site
@@ -172,11 +239,14 @@ func caddyConfig(st *site.Site, opt Options, fd config.FileDrop) obj {
 		"write_timeout":       "10m",
 		"idle_timeout":        "2m",
 		"max_header_bytes":    16 << 10,
+		// hubkit_framing refuses requests with both Content-Length and
+		// Transfer-Encoding (package framing); Caddy puts it after TLS.
+		"listener_wrappers": []obj{{"wrapper": "hubkit_framing"}},
 		"routes": []obj{{
 			"match":    []obj{{"host": []string{domain}}},
 			"handle":   []obj{{"handler": "subroute", "routes": hubRoutes(st)}},
 			"terminal": true,
-		}},
+		}, MisdirectedRoute()},
 		"errors": obj{"routes": []obj{{
 			"match":  []obj{{"host": []string{domain}}},
 			"handle": []obj{{"handler": "subroute", "routes": errorRoutes(st)}},
@@ -200,7 +270,7 @@ func caddyConfig(st *site.Site, opt Options, fd config.FileDrop) obj {
 	}
 	return obj{
 		"admin":   obj{"disabled": true, "config": obj{"persist": false}},
-		"logging": obj{"logs": obj{"default": obj{"encoder": obj{"format": "json"}, "level": "INFO"}}},
+		"logging": obj{"logs": obj{"default": obj{"encoder": LogEncoder(), "level": "INFO"}}},
 		"apps":    apps,
 	}
 }

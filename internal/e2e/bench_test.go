@@ -159,7 +159,10 @@ func BenchmarkIdleMemory(b *testing.B) {
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: regions[0] + ".hub.localhost"}}}
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d/healthz", port))
+			// The hub's own host name: an unknown Host gets 421.
+			req, _ := http.NewRequest("GET", fmt.Sprintf("https://127.0.0.1:%d/healthz", port), nil)
+			req.Host = regions[0] + ".hub.localhost"
+			resp, err := c.Do(req)
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {

@@ -612,7 +612,8 @@ func TestStorageFull(t *testing.T) {
 
 	// The form.
 	form, n, ct := dropForm("SAG-FULD-FORM", "773:773.morsoe-fagperson", "bilag.pdf", int64(len(big)), bytes.NewReader(big))
-	req, _ := http.NewRequestWithContext(ctx, "POST", p.base+"/drops?csrf="+url.QueryEscape(s.csrf), form)
+	req, _ := http.NewRequestWithContext(ctx, "POST", p.base+"/drops", form)
+	req.Header.Set("X-CSRF-Token", s.csrf)
 	req.ContentLength = n
 	req.Header.Set("Content-Type", ct)
 	if resp, err := s.c.Do(req); err != nil {

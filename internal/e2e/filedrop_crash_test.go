@@ -120,7 +120,10 @@ func (p *hubProc) start() {
 			p.tb.Fatalf("hubctl serve exited during start-up (%v)\n%s", err, tail(p.log(), 40))
 		default:
 		}
-		resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d/healthz", p.port))
+		// The hub's own host name: an unknown Host gets 421.
+		req, _ := http.NewRequest("GET", fmt.Sprintf("https://127.0.0.1:%d/healthz", p.port), nil)
+		req.Host = p.region + ".hub.localhost"
+		resp, err := c.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -339,10 +342,11 @@ func dropForm(caseRef, recipient, fileName string, size int64, file io.Reader) (
 // returns the drop's id when the hub acknowledged it (303 to the drop).
 func (s *hubSession) sendDrop(ctx context.Context, caseRef, recipient, fileName string, size int64, file io.Reader) (string, error) {
 	body, n, ct := dropForm(caseRef, recipient, fileName, size, file)
-	req, err := http.NewRequestWithContext(ctx, "POST", s.p.base+"/drops?csrf="+url.QueryEscape(s.csrf), body)
+	req, err := http.NewRequestWithContext(ctx, "POST", s.p.base+"/drops", body)
 	if err != nil {
 		return "", err
 	}
+	req.Header.Set("X-CSRF-Token", s.csrf)
 	req.ContentLength = n
 	req.Header.Set("Content-Type", ct)
 	resp, err := s.c.Do(req)

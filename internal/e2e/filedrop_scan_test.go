@@ -87,7 +87,7 @@ func TestFiledropScanAndNotify(t *testing.T) {
 			{"SAG-VIRUS-1", "eicar.txt", eicar},
 			{"SAG-VIRUS-2", "rapport.pdf", padded},
 		} {
-			resp, body := postMultipart(t, anna, h.base+"/drops?csrf="+url.QueryEscape(annaCSRF),
+			resp, body := postMultipart(t, anna, h.base+"/drops", mfield("csrf", annaCSRF),
 				mfield("recipients", carlMail), mfield("case_ref", c.caseRef), mfield("purpose", "section_12c_advice"),
 				mfield("message", "Se vedhæftede."), mfile("notat.txt", []byte("et rent notat")), mfile(c.name, c.data))
 			body = html.UnescapeString(body)
@@ -216,7 +216,7 @@ func TestFiledropScanAndNotify(t *testing.T) {
 
 	t.Run("with clamd down, uploads are refused", func(t *testing.T) {
 		clamd.Stop()
-		resp, body := postMultipart(t, anna, h.base+"/drops?csrf="+url.QueryEscape(annaCSRF),
+		resp, body := postMultipart(t, anna, h.base+"/drops", mfield("csrf", annaCSRF),
 			mfield("recipients", carlMail), mfield("case_ref", "SAG-NEDE"), mfield("purpose", "section_12c_advice"),
 			mfile("rent.txt", []byte("helt rent")))
 		body = html.UnescapeString(body)
@@ -233,7 +233,7 @@ func TestFiledropScanAndNotify(t *testing.T) {
 // choosing and returns the drop's id.
 func sendWithMessage(t *testing.T, h *hub, c *http.Client, csrf, caseRef, message string, file mpart, recipients ...string) string {
 	t.Helper()
-	resp, body := postMultipart(t, c, h.base+"/drops?csrf="+url.QueryEscape(csrf),
+	resp, body := postMultipart(t, c, h.base+"/drops", mfield("csrf", csrf),
 		mfield("recipients", strings.Join(recipients, "\n")), mfield("case_ref", caseRef), mfield("purpose", "section_12c_advice"),
 		mfield("message", message), file)
 	m := sentRe.FindStringSubmatch(resp.Header.Get("Location"))

@@ -118,10 +118,10 @@ var sentRe = regexp.MustCompile(`^/drops/([0-9a-f]{32})\?notice=sent$`)
 func (h *hub) sendDrop(t testing.TB, c *http.Client, csrf, caseRef, retention string, files []mpart, recipients ...string) string {
 	t.Helper()
 	parts := []mpart{
-		mfield("recipients", strings.Join(recipients, "\n")), mfield("case_ref", caseRef), mfield("purpose", "section_12c_advice"),
+		mfield("csrf", csrf), mfield("recipients", strings.Join(recipients, "\n")), mfield("case_ref", caseRef), mfield("purpose", "section_12c_advice"),
 		mfield("purpose_text", ""), mfield("retention_days", retention), mfield("message", "Til orientering."),
 	}
-	resp, body := postMultipart(t, c, h.base+"/drops?csrf="+url.QueryEscape(csrf), append(parts, files...)...)
+	resp, body := postMultipart(t, c, h.base+"/drops", append(parts, files...)...)
 	m := sentRe.FindStringSubmatch(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusSeeOther || m == nil {
 		t.Fatalf("send %s: %s %q\n%s", caseRef, resp.Status, resp.Header.Get("Location"), body)
@@ -170,12 +170,20 @@ func TestFiledropAcrossMunicipalities(t *testing.T) {
 				t.Errorf("%s: %s, want 403 from the CSRF guard", what, resp.Status)
 			}
 		}
-		b, ct := multipartOf(t, mfield("recipients", "carl@hjoerring.example"), mfield("case_ref", "SAG-X"), mfield("purpose", "consent"), mfile("a.bin", data[:10]))
+		fields := []mpart{mfield("recipients", "carl@hjoerring.example"), mfield("case_ref", "SAG-X"), mfield("purpose", "consent"), mfile("a.bin", data[:10])}
+		withToken := func(tok string) ([]byte, string) {
+			return multipartOf(t, append([]mpart{mfield("csrf", tok)}, fields...)...)
+		}
+		b, ct := multipartOf(t, fields...)
 		resp, _ := do(t, anna, "POST", h.base+"/drops", b, map[string]string{"Content-Type": ct})
-		refused("multipart POST without ?csrf", resp)
-		resp, _ = do(t, anna, "POST", h.base+"/drops?csrf=wrong", b, map[string]string{"Content-Type": ct})
+		refused("multipart POST without a csrf field", resp)
+		resp, _ = do(t, anna, "POST", h.base+"/drops?csrf="+url.QueryEscape(annaCSRF), b, map[string]string{"Content-Type": ct})
+		refused("multipart POST with the token in the URL only", resp)
+		bw, ctw := withToken("wrong")
+		resp, _ = do(t, anna, "POST", h.base+"/drops", bw, map[string]string{"Content-Type": ctw})
 		refused("multipart POST with a wrong token", resp)
-		resp, _ = do(t, anna, "POST", h.base+"/drops?csrf="+url.QueryEscape(annaCSRF), b, map[string]string{"Content-Type": ct, "Sec-Fetch-Site": "cross-site"})
+		b, ct = withToken(annaCSRF)
+		resp, _ = do(t, anna, "POST", h.base+"/drops", b, map[string]string{"Content-Type": ct, "Sec-Fetch-Site": "cross-site"})
 		refused("cross-site multipart POST with the right token", resp)
 		resp, _ = postForm(t, anna, h.base+"/drops/links", url.Values{"case_ref": {"SAG-X"}, "purpose": {"consent"}})
 		refused("link form without csrf", resp)
@@ -189,7 +197,7 @@ func TestFiledropAcrossMunicipalities(t *testing.T) {
 			t.Errorf("the session did not survive the refusals: %s", resp.Status)
 		}
 		// With the token the same request goes through (the control).
-		resp, _ = do(t, anna, "POST", h.base+"/drops?csrf="+url.QueryEscape(annaCSRF), b, map[string]string{"Content-Type": ct})
+		resp, _ = do(t, anna, "POST", h.base+"/drops", b, map[string]string{"Content-Type": ct})
 		if resp.StatusCode != http.StatusSeeOther || !sentRe.MatchString(resp.Header.Get("Location")) {
 			t.Fatalf("the same POST with the token: %s %q", resp.Status, resp.Header.Get("Location"))
 		}
@@ -382,7 +390,7 @@ func TestFiledropAcrossMunicipalities(t *testing.T) {
 		cookie := sessionCookie(t, h, anna)
 		b, ct := multipartOf(t, mfield("recipients", "860:carl"), mfield("case_ref", "SAG-KORTET"), mfield("purpose", "consent"), mfile("a.bin", data))
 		head := func(length int) string {
-			return fmt.Sprintf("POST /drops?csrf=%s HTTP/1.1\r\nHost: %s:%d\r\nCookie: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+			return fmt.Sprintf("POST /drops HTTP/1.1\r\nX-CSRF-Token: %s\r\nHost: %s:%d\r\nCookie: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
 				url.QueryEscape(annaCSRF), domain, h.port, cookie, ct, length)
 		}
 		// More announced than sent: the client stops in the middle of the file.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -62,6 +63,7 @@ type hubOptions struct {
 	strictLimits   bool // keep the default login rate limits (tests log in often)
 	south          bool // serve Region Syddanmark's hub too, for drops across regions
 	configure      func(*config.Config)
+	logFile        string // when set, Caddy's logs (all of them) go to this file
 }
 
 func freePort(t testing.TB) int {
@@ -168,6 +170,9 @@ func startHub(t testing.TB, opt hubOptions) *hub {
 		Listen: fmt.Sprintf("127.0.0.1:%d", h.port)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opt.logFile != "" {
+		cfgJSON = logToFile(t, cfgJSON, opt.logFile)
 	}
 	lastConfig = cfgJSON
 	if err := caddy.Load(cfgJSON, true); err != nil {
@@ -415,4 +420,21 @@ func (h *hub) csrf(t testing.TB, c *http.Client) string {
 		t.Fatalf("no CSRF token on the home page (%s)", resp.Status)
 	}
 	return html.UnescapeString(m[1])
+}
+
+// logToFile points the default Caddy log of a configuration at a file,
+// keeping its encoder, so a test can read what the hub logged.
+func logToFile(t testing.TB, cfgJSON []byte, path string) []byte {
+	var cfg map[string]any
+	if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	def := cfg["logging"].(map[string]any)["logs"].(map[string]any)["default"].(map[string]any)
+	def["writer"] = map[string]any{"output": "file", "filename": path, "roll": false}
+	def["level"] = "DEBUG"
+	out, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -221,7 +221,7 @@ partners:`
 	}
 	payload := randomBytes(200_000)
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, body := postMultipart(t, c, base+"/drops?csrf="+url.QueryEscape(m[1]),
+	resp, body := postMultipart(t, c, base+"/drops", mfield("csrf", html.UnescapeString(m[1])),
 		mfield("recipients", "fagperson.demo@"+devidp.EmailDomain(461)), mfield("case_ref", "SAG-PROV-1"),
 		mfield("purpose", "consent"), mfile("plan.pdf", payload))
 	if resp.StatusCode != http.StatusSeeOther {

@@ -51,6 +51,13 @@ func (s *Service) BackchannelLogout(ctx context.Context, ip, raw string) (int, e
 	if err := tok.Claims(&c); err != nil {
 		return 0, fmt.Errorf("logout token claims: %w", err)
 	}
+	var all map[string]any
+	if err := tok.Claims(&all); err != nil {
+		return 0, fmt.Errorf("logout token claims: %w", err)
+	}
+	if ref := audienceRefusal(p.Config, tok.Audience, all); ref != nil {
+		return 0, fmt.Errorf("logout token: %s (aud %q)", ref.Reason, tok.Audience)
+	}
 	now := s.Now()
 	switch {
 	case c.Events[logoutEvent] == nil:

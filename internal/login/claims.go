@@ -3,6 +3,7 @@ package login
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hubkit/hubkit/internal/region"
@@ -143,6 +144,27 @@ func strs(v any) []string {
 		return out
 	case float64, json.Number:
 		return []string{str(t)}
+	}
+	return nil
+}
+
+// audienceRefusal applies OpenID Connect Core 3.1.3.7 beyond go-oidc's
+// "the client id is among aud": a token for several audiences must name
+// the hub as its authorized party (azp), a present azp must be the hub,
+// and every other audience must be one the region trusts. Otherwise a
+// token minted for another client (that listed the hub too) would log in.
+func audienceRefusal(cfg region.IdentityProvider, aud []string, claims map[string]any) *Refusal {
+	azp, hasAzp := claims["azp"]
+	if hasAzp && str(azp) != cfg.ClientID {
+		return &Refusal{"azp_mismatch", 401, "login-beviset er udstedt til en anden tjeneste end hubben"}
+	}
+	if len(aud) > 1 && !hasAzp {
+		return &Refusal{"azp_missing", 401, "login-beviset har flere modtagere og ingen autoriseret part (azp)"}
+	}
+	for _, a := range aud {
+		if a != cfg.ClientID && !slices.Contains(cfg.TrustedAudiences, a) {
+			return &Refusal{"untrusted_audience", 401, "login-beviset er også udstedt til en tjeneste, hubben ikke stoler på"}
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ type fakeOP struct {
 	// hub sent in the authorization request.
 	token func(op *fakeOP, nonce string) string
 	nonce string
+	down  atomic.Bool // every endpoint answers 503
 }
 
 func newFakeOP(t *testing.T) *fakeOP {
@@ -65,7 +67,13 @@ func newFakeOP(t *testing.T) *fakeOP {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "id_token": tok, "expires_in": 60})
 	})
-	op.srv = httptest.NewServer(mux)
+	op.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if op.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(op.srv.Close)
 	return op
 }
@@ -236,6 +244,13 @@ func TestLoginRejections(t *testing.T) {
 	}{
 		{name: "wrong issuer", token: signed(func(c map[string]any) { c["iss"] = "https://evil.example" }), reason: "wrong_issuer", status: 401},
 		{name: "wrong audience", token: signed(func(c map[string]any) { c["aud"] = "another-client" }), reason: "wrong_audience", status: 401},
+		// OIDC Core 3.1.3.7: several audiences need azp = the hub, and
+		// every other audience must be trusted (go-oidc only checks that
+		// the hub is among them).
+		{name: "two audiences without azp", token: signed(func(c map[string]any) { c["aud"] = []string{"hub", "someone-else"} }), reason: "azp_missing", status: 401},
+		{name: "two audiences, azp the hub, other untrusted", token: signed(func(c map[string]any) { c["aud"], c["azp"] = []string{"hub", "someone-else"}, "hub" }), reason: "untrusted_audience", status: 401},
+		{name: "azp another client", token: signed(func(c map[string]any) { c["aud"], c["azp"] = []string{"hub", "someone-else"}, "someone-else" }), reason: "azp_mismatch", status: 401},
+		{name: "single audience, azp another client", token: signed(func(c map[string]any) { c["azp"] = "someone-else" }), reason: "azp_mismatch", status: 401},
 		{name: "expired token", token: signed(func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), reason: "token_expired", status: 401},
 		{name: "bad signature", token: func(op *fakeOP, n string) string { return op.sign(op.other, base(op, n)) }, reason: "bad_signature", status: 401},
 		{name: "alg none", token: none, reason: "bad_signature", status: 401},
@@ -295,6 +310,21 @@ func TestLoginRejections(t *testing.T) {
 				t.Errorf("audit %+v, want login failure %s", rec, tc.reason)
 			}
 		})
+	}
+}
+
+// TestTrustedExtraAudience: an audience the region lists as trusted may
+// share a token with the hub when azp names the hub.
+func TestTrustedExtraAudience(t *testing.T) {
+	h := newHarness(t, func(p *region.IdentityProvider) { p.TrustedAudiences = []string{"hub-api"} })
+	h.op.token = func(op *fakeOP, nonce string) string {
+		c := op.claims(nonce)
+		c["aud"], c["azp"] = []string{"hub", "hub-api"}, "hub"
+		return op.sign(op.key, c)
+	}
+	q, cookies := h.start(t, "/")
+	if _, _, f := h.callback(t, "code=good-code&state="+q.Get("state"), cookies); f != nil {
+		t.Fatalf("a token for the hub and a trusted audience was refused: %v", f)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -45,6 +46,7 @@ type Service struct {
 	limiter   *limiter
 	jtis      seenSet
 	onLogin   func(context.Context, *store.Session)
+	watching  atomic.Bool
 }
 
 // Options configure a Service.
@@ -86,19 +88,70 @@ func New(st *site.Site, db *store.Store, log *audit.Log, opt Options) *Service {
 // Provider returns the provider of a kommune, or nil.
 func (s *Service) Provider(kommune int) *Provider { return s.providers[kommune] }
 
-// Ready checks every provider's discovery.
+// Ready reports whether the hub can log anyone in: at least one
+// provider answers (by a check younger than healthTTL, or one made now,
+// all at once). One municipality's provider being down does not make the
+// hub unready — its users get the hub's own page saying so (Start) and
+// /readyz names it (Health) — but a hub none of whose providers answer,
+// e.g. a release rendered with a wrong issuer, is not ready.
 func (s *Service) Ready(ctx context.Context) error {
+	if len(s.providers) == 0 {
+		return nil
+	}
+	errs := make(chan error, len(s.providers))
+	for _, p := range s.providers {
+		go func() {
+			_, err := p.available(ctx)
+			errs <- err
+		}()
+	}
+	var all []error
+	for range s.providers {
+		if err := <-errs; err == nil {
+			return nil
+		} else {
+			all = append(all, err)
+		}
+	}
+	return fmt.Errorf("no identity provider answers: %w", errors.Join(all...))
+}
+
+// ProviderHealth is one provider's state for /readyz.
+type ProviderHealth struct {
+	KommuneCode int       `json:"kommune_code"`
+	Kommune     string    `json:"kommune"`
+	Up          bool      `json:"up"`
+	Checked     time.Time `json:"checked"`
+	Since       time.Time `json:"since"`
+}
+
+// Health lists the providers' last checks by kommune code. It does not
+// check; Ready and the watcher do.
+func (s *Service) Health() []ProviderHealth {
 	codes := make([]int, 0, len(s.providers))
 	for c := range s.providers {
 		codes = append(codes, c)
 	}
 	sort.Ints(codes)
+	out := make([]ProviderHealth, 0, len(codes))
 	for _, c := range codes {
-		if err := s.providers[c].Ready(ctx); err != nil {
-			return err
-		}
+		p := s.providers[c]
+		h := p.Health()
+		out = append(out, ProviderHealth{KommuneCode: c, Kommune: p.Config.Kommune, Up: h.Up,
+			Checked: h.Checked.UTC().Truncate(time.Second), Since: h.Since.UTC().Truncate(time.Second)})
 	}
-	return nil
+	return out
+}
+
+// Watch rechecks every provider in the background until ctx ends (see
+// healthInterval). A second call while one runs does nothing.
+func (s *Service) Watch(ctx context.Context) {
+	if !s.watching.CompareAndSwap(false, true) {
+		return
+	}
+	for _, p := range s.providers {
+		go p.watch(ctx, s.Logger)
+	}
 }
 
 // Failure is a login that did not succeed, with what the user is told.
@@ -134,10 +187,13 @@ func (s *Service) Start(w http.ResponseWriter, r *http.Request, kommune int, ret
 		s.audit(r, audit.Event{Type: "login", Outcome: audit.Failure, Reason: "unknown_kommune", Kommune: kommune})
 		return "", fail("unknown_kommune", http.StatusBadRequest, "kommunen har ikke login til denne hub", nil)
 	}
-	d, err := p.discover(r.Context())
+	// Only to a provider that answers now: else the hub's own page, not
+	// the browser sent on to a dead provider.
+	d, err := p.available(r.Context())
 	if err != nil {
 		s.Logger.Warn("identity provider unavailable", "kommune", kommune, "error", err)
-		return "", fail("provider_unavailable", http.StatusBadGateway, "kommunens login er ikke tilgængeligt lige nu; prøv igen om lidt", err)
+		s.audit(r, audit.Event{Type: "login", Outcome: audit.Failure, Reason: "provider_unavailable", Kommune: kommune})
+		return "", fail("provider_unavailable", http.StatusServiceUnavailable, "kommunens login svarer ikke lige nu; prøv igen om lidt", err)
 	}
 	oc, err := p.oauth2Config(d, s.redirectURL(r))
 	if err != nil {
@@ -213,7 +269,7 @@ func (s *Service) Callback(w http.ResponseWriter, r *http.Request) (string, *Fai
 	}
 	d, err := p.discover(r.Context())
 	if err != nil {
-		return "", s.failed(r, ls.Kommune, fail("provider_unavailable", http.StatusBadGateway, "kommunens login er ikke tilgængeligt lige nu", err))
+		return "", s.failed(r, ls.Kommune, fail("provider_unavailable", http.StatusServiceUnavailable, "kommunens login svarer ikke lige nu", err))
 	}
 	oc, err := p.oauth2Config(d, s.redirectURL(r))
 	if err != nil {
@@ -239,6 +295,10 @@ func (s *Service) Callback(w http.ResponseWriter, r *http.Request) (string, *Fai
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {
 		return "", s.failed(r, ls.Kommune, fail("bad_claims", http.StatusUnauthorized, "login-beviset kunne ikke læses", err))
+	}
+	refusal := audienceRefusal(p.Config, idt.Audience, claims)
+	if refusal != nil {
+		return "", s.failed(r, ls.Kommune, fail(refusal.Reason, refusal.Status, refusal.Msg, fmt.Errorf("aud %q", idt.Audience)))
 	}
 	id, refusal := identify(p.Config, claims)
 	if refusal != nil {
@@ -338,13 +398,19 @@ func (s *Service) redirectURL(r *http.Request) string {
 
 // host is the hub's own host with the port the request came in on; the
 // Host header is checked by Caddy's host matcher before we get here.
-func (s *Service) host(r *http.Request) string {
-	host := s.Site.Region.Domain
+func (s *Service) host(r *http.Request) string { return siteHost(s.Site, r) }
+
+func siteHost(st *site.Site, r *http.Request) string {
+	host := st.Region.Domain
 	if _, port, ok := strings.Cut(r.Host, ":"); ok && port != "443" {
 		host += ":" + port
 	}
 	return host
 }
+
+// Origin is a hub's own origin as the browser names it: https, the site's
+// domain, and the port the request came in on when it is not 443.
+func Origin(st *site.Site, r *http.Request) string { return "https://" + siteHost(st, r) }
 
 func clearCookie(w http.ResponseWriter, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", Secure: true, HttpOnly: true,

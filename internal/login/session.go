@@ -1,8 +1,12 @@
 package login
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,12 +41,13 @@ func (s *Service) Authenticate(r *http.Request) (*store.Session, bool, error) {
 	return sess, true, nil
 }
 
-// CheckCSRF reports whether a state-changing request carries the
-// session's CSRF token: in the X-CSRF-Token header, the "csrf" field of a
-// urlencoded form, or the "csrf" query parameter of a multipart form (whose
-// body a check must not consume). Cross-site requests are refused outright.
-func CheckCSRF(r *http.Request, sess *store.Session) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+// CheckCSRF reports whether a state-changing request is the session's
+// own: it comes from the hub's origin (SameOrigin) and carries the
+// session's CSRF token in the X-CSRF-Token header or the "csrf" field of
+// a form (for a multipart form, its first part). A token is never read
+// from the URL, so no page ever needs to put one there.
+func (s *Service) CheckCSRF(r *http.Request, sess *store.Session) bool {
+	if sess == nil || !SameOrigin(r, Origin(s.Site, r)) {
 		return false
 	}
 	token := r.Header.Get("X-CSRF-Token")
@@ -52,10 +57,67 @@ func CheckCSRF(r *http.Request, sess *store.Session) bool {
 		case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
 			token = r.PostFormValue("csrf")
 		case strings.HasPrefix(ct, "multipart/form-data"):
-			token = r.URL.Query().Get("csrf")
+			token = firstPartCSRF(r)
 		}
 	}
-	return sess != nil && token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(sess.CSRF)) == 1
+	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(sess.CSRF)) == 1
+}
+
+// SameOrigin reports whether a browser says a request comes from origin.
+// Sec-Fetch-Site, when sent, must be "same-origin" (or "none", a request
+// the user started); Origin, when sent, must be origin, and "null" only
+// passes when Sec-Fetch-Site vouches for the request (the hub's
+// Referrer-Policy no-referrer makes browsers send "null" on its own
+// form posts); without Origin, a Referer must be on origin. A request
+// with none of the three is not from a browser page (a script's client
+// or a very old browser), and needs its token all the same.
+func SameOrigin(r *http.Request, origin string) bool {
+	fetchSite := r.Header.Get("Sec-Fetch-Site")
+	if fetchSite != "" && fetchSite != "same-origin" && fetchSite != "none" {
+		return false
+	}
+	if o, ok := r.Header["Origin"]; ok {
+		switch {
+		case len(o) != 1:
+			return false
+		case o[0] == "null":
+			return fetchSite != ""
+		default:
+			return o[0] == origin
+		}
+	}
+	if ref := r.Header.Get("Referer"); ref != "" {
+		u, err := url.Parse(ref)
+		return err == nil && u.Scheme+"://"+u.Host == origin
+	}
+	return true
+}
+
+// maxCSRFPart bounds what is read of a multipart body to find its first
+// part, the CSRF field; the bytes read are put back for the handler.
+const maxCSRFPart = 8 << 10
+
+// firstPartCSRF reads the "csrf" field that must open a multipart form
+// and restores the body, so the handler still streams the whole form.
+func firstPartCSRF(r *http.Request) string {
+	_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || params["boundary"] == "" || r.Body == nil {
+		return ""
+	}
+	var read bytes.Buffer
+	mr := multipart.NewReader(io.TeeReader(io.LimitReader(r.Body, maxCSRFPart), &read), params["boundary"])
+	var token string
+	if part, err := mr.NextPart(); err == nil && part.FormName() == "csrf" && part.FileName() == "" {
+		b, err := io.ReadAll(io.LimitReader(part, 256))
+		if err == nil {
+			token = strings.TrimSpace(string(b))
+		}
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(read.Bytes()), r.Body), r.Body}
+	return token
 }
 
 // Logout ends the request's session and returns where the browser goes

@@ -54,6 +54,9 @@ type IdentityProvider struct {
 	Scopes         []string  `yaml:"scopes" json:"scopes"`
 	Claims         Claims    `yaml:"claims" json:"claims"`
 	AllowedTenants []string  `yaml:"allowed_tenants" json:"allowed_tenants,omitempty"`
+	// TrustedAudiences are the other clients an ID token may also be
+	// issued to (aud) besides the hub; empty by default (internal/login).
+	TrustedAudiences []string `yaml:"trusted_audiences" json:"trusted_audiences,omitempty"`
 	// EmailDomains are the mail domains of the municipality's staff. A
 	// file drop to an address at one of them is delivered to this region's
 	// hub, whichever hub it was sent from.

@@ -32,6 +32,7 @@ import (
 	_ "github.com/hubkit/hubkit/internal/caddymod/directory"
 	_ "github.com/hubkit/hubkit/internal/caddymod/federation"
 	_ "github.com/hubkit/hubkit/internal/caddymod/filedrop"
+	_ "github.com/hubkit/hubkit/internal/caddymod/framing"
 	_ "github.com/hubkit/hubkit/internal/caddymod/login"
 	_ "github.com/hubkit/hubkit/internal/caddymod/ready"
 	_ "github.com/hubkit/hubkit/internal/caddymod/ui"
@@ -150,6 +151,15 @@ func Config(opt Options) ([]byte, []Hub, error) {
 	if dev {
 		addDevIdP(merged, hubs)
 	}
+	// Each bundle ends with the 421 route for unknown hosts; merged, it
+	// must come once, after every hub's host route.
+	var routes []any
+	for _, r := range server["routes"].([]any) {
+		if !bundle.IsMisdirectedRoute(r) {
+			routes = append(routes, r)
+		}
+	}
+	server["routes"] = append(routes, bundle.MisdirectedRoute())
 	// Certificates and Caddy's local CA live with the hubs' data, not in
 	// the home directory of whoever runs hubctl.
 	merged["storage"] = obj{"module": "file_system", "root": filepath.Join(storageBase(opt), "caddy")}

@@ -71,11 +71,19 @@ func TestConfigMergesBundles(t *testing.T) {
 		t.Errorf("syddanmark site %+v", s)
 	}
 	hub := cfg.Apps.HTTP.Servers["hub"]
-	if hub.Listen[0] != "127.0.0.1:9443" || len(hub.Routes) != 3 { // two hubs and the dev IdP
+	// Two hubs, the dev IdP, and once, last, the 421 for unknown hosts.
+	if hub.Listen[0] != "127.0.0.1:9443" || len(hub.Routes) != 4 {
 		t.Errorf("server listen %v with %d routes", hub.Listen, len(hub.Routes))
 	}
 	if !strings.Contains(string(hub.Routes[2]), `"hubkit_devidp"`) {
 		t.Error("dev identity provider route missing")
+	}
+	for i, r := range hub.Routes {
+		var v any
+		json.Unmarshal(r, &v)
+		if bundle.IsMisdirectedRoute(v) != (i == len(hub.Routes)-1) {
+			t.Errorf("route %d: the 421 route for unknown hosts must be the last and only one", i)
+		}
 	}
 	if cfg.Storage.Root != filepath.Join(data, "caddy") {
 		t.Errorf("storage %q", cfg.Storage.Root)

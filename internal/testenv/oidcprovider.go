@@ -136,7 +136,14 @@ type OIDCProvider struct {
 	BaseURL string
 	// Config is the configuration the provider was started with.
 	Config OIDCConfig
+
+	stop func()
 }
+
+// Stop ends the provider before the test does (to test a provider that
+// goes down); StartOIDCProvider with Config, Port and Issuer set starts
+// it again at the same address.
+func (p *OIDCProvider) Stop() { p.stop() }
 
 // DiscoveryURL returns the URL of the provider's discovery document.
 func (p *OIDCProvider) DiscoveryURL() string {
@@ -282,7 +289,7 @@ func StartOIDCProvider(t testing.TB, cfg OIDCConfig) *OIDCProvider {
 		if cfg.Issuer != "" && cfg.Port != 0 {
 			base = "http://" + net.JoinHostPort(hostOr(cfg.Host), strconv.Itoa(cfg.Port))
 		}
-		return &OIDCProvider{Issuer: issuer, BaseURL: base, Config: cfg}
+		return &OIDCProvider{Issuer: issuer, BaseURL: base, Config: cfg, stop: stop}
 	case err := <-exited:
 		exited <- err // let stop see the exit
 		t.Fatalf("testenv: the OIDC provider exited before it was ready (%v); config %s:\n%s\nstderr:\n%s", err, cfgPath, data, stderr.String())

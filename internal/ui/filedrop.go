@@ -51,8 +51,8 @@ type DropNewContent struct {
 	Form   DropForm
 	Policy DropPolicy
 	Errors []FieldError
-	// Action is where the form posts: /drops with the CSRF token in the
-	// query, because the authenticator must not read a multipart body.
+	// Action is where the form posts (/drops); the CSRF token is the
+	// form's first field, never in the URL.
 	Action string
 }
 

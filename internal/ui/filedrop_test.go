@@ -35,7 +35,7 @@ func sampleFileDrop() map[string]any {
 		"drops_inbox": ui.DropsListContent{Drops: []*filedrop.Drop{drop}, Notice: "drops.notice.withdrawn"},
 		"drops_sent":  ui.DropsListContent{Drops: []*filedrop.Drop{drop, &draft}},
 		"drops_new": ui.DropNewContent{Form: ui.DropForm{CaseRef: "SAG-1", Purpose: "other", RetentionDays: "30"},
-			Policy: policy, Errors: errs, Action: "/drops?csrf=x"},
+			Policy: policy, Errors: errs, Action: "/drops"},
 		"drop": ui.DropContent{Drop: drop, IsSender: true, CanWithdraw: true, Notice: "drops.notice.sent"},
 		"links": ui.LinksContent{Links: []filedrop.Link{link, used}, CanCreate: true, Policy: policy, Errors: errs,
 			MaxExpiryDays: 30, DefaultExpiryDays: 7, MinPassphrase: 8, Now: now},
@@ -89,10 +89,13 @@ func TestFileDropPages(t *testing.T) {
 		t.Error("drops_sent: menu or draft state wrong")
 	}
 
-	// The form: multipart to the CSRF-carrying action, the JS only here,
+	// The form: multipart to /drops with the CSRF token as its first field
+	// (never in the URL), the JS only here,
 	// errors summarised and tied to their fields.
 	body = get("drops_new", "/drops/new", true)
-	for _, want := range []string{`enctype="multipart/form-data"`, `action="/drops?csrf=x"`, `data-csrf="csrf-token-for-tests"`,
+	for _, want := range []string{`enctype="multipart/form-data"`, `action="/drops"`, `data-csrf="csrf-token-for-tests"`,
+		`data-max-files="20">
+  <input type="hidden" name="csrf" value="csrf-token-for-tests">`,
 		`<script src="/assets/filedrop.js?v=`, `<a href="#case_ref">Angiv et sagsnummer</a>`, `id="case_ref-error"`,
 		`aria-describedby="case_ref-hint case_ref-error" aria-invalid="true"`, `<option value="other" selected>`,
 		`Højst 20 filer, hver på højst 2 GB`, `Standard 30 dage, højst 90 dage.`, `type="file" multiple`} {

@@ -253,8 +253,8 @@ var catalogue = map[string][2]string{
 		"You were logged out after being inactive for too long. Please log in again."},
 	"login.error.csrf": {"Formularen var forældet. Gå tilbage, genindlæs siden og prøv igen.",
 		"The form had expired. Go back, reload the page and try again."},
-	"login.error.unavailable": {"Login er midlertidigt utilgængeligt. Prøv igen om lidt.",
-		"Login is temporarily unavailable. Please try again shortly."},
+	"login.error.unavailable": {"Din kommunes login svarer ikke lige nu. Prøv igen om lidt, eller kontakt kommunens IT-support, hvis det varer ved.",
+		"Your municipality's login does not answer right now. Please try again shortly, or contact your municipality's IT support if it persists."},
 
 	// Errors.
 	"error.code":      {"Fejlkode %d", "Error code %d"},

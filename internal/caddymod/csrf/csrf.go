@@ -1,8 +1,9 @@
 // Package csrf is the hub's CSRF guard: placed right after the session
-// authenticator, it refuses every state-changing request that lacks the
-// session's CSRF token with 403. It is its own handler because Caddy's
-// authentication handler turns any authenticator error into 401, which
-// would send a logged-in user to the login page instead of saying no.
+// authenticator, it refuses every state-changing request that does not
+// come from the hub's own origin or lacks the session's CSRF token with
+// 403. It is its own handler because Caddy's authentication handler turns
+// any authenticator error into 401, which would send a logged-in user to
+// the login page instead of saying no.
 package csrf
 
 import (
@@ -31,20 +32,36 @@ func init() {
 // Interface guards.
 var (
 	_ caddyhttp.MiddlewareHandler = (*Guard)(nil)
+	_ caddy.Provisioner           = (*Guard)(nil)
 	_ caddyfile.Unmarshaler       = (*Guard)(nil)
 )
 
-// Guard checks CSRF tokens on state-changing requests.
-type Guard struct{}
+// Guard checks the origin and the CSRF token of state-changing requests.
+type Guard struct {
+	// Region is the id of the region whose origin and sessions count.
+	Region string `json:"region,omitempty"`
+
+	login *login.Service
+}
 
 // CaddyModule returns the Caddy module information.
 func (Guard) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.hubkit_csrf", New: func() caddy.Module { return new(Guard) }}
 }
 
-// ServeHTTP passes safe methods through and requires the session's CSRF
-// token (see login.CheckCSRF for where it may be) on all others.
-func (Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+// Provision looks up the region's login service, which knows its origin.
+func (g *Guard) Provision(ctx caddy.Context) error {
+	site, err := hubapp.Lookup(ctx, g.Region)
+	if err != nil {
+		return fmt.Errorf("hubkit_csrf: %w", err)
+	}
+	g.login = site.Login
+	return nil
+}
+
+// ServeHTTP passes safe methods through and requires, on all others, the
+// hub's own origin and the session's CSRF token (login.Service.CheckCSRF).
+func (g *Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return next.ServeHTTP(w, r)
@@ -53,17 +70,15 @@ func (Guard) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 	if sess == nil {
 		return caddyhttp.Error(http.StatusUnauthorized, fmt.Errorf("no session"))
 	}
-	if !login.CheckCSRF(r, sess) {
-		return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("missing or wrong CSRF token"))
+	if !g.login.CheckCSRF(r, sess) {
+		return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("foreign origin, or missing or wrong CSRF token"))
 	}
 	return next.ServeHTTP(w, r)
 }
 
-// UnmarshalCaddyfile: hubkit_csrf (no arguments).
+// UnmarshalCaddyfile: hubkit_csrf <region>
 func (g *Guard) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if d.NextArg() {
-		return d.Errf("hubkit_csrf: takes no arguments")
-	}
-	return nil
+	region, err := hubapp.RegionArg(d)
+	g.Region = region
+	return err
 }

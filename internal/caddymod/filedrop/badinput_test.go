@@ -54,10 +54,15 @@ func TestRefusedSubmissions(t *testing.T) {
 				t.Fatalf("status %d, want %d\n%s", w.Code, tt.status, body)
 			}
 			uitest.CheckHTML(t, tt.name, w.Body.Bytes())
-			for _, want := range append(tt.want, `role="alert"`, `action="/drops?csrf=`) {
+			// The refused form posts to /drops again, with the CSRF token
+			// as its first field: never in the URL (issue 11, item 4).
+			for _, want := range append(tt.want, `role="alert"`, `action="/drops" enctype="multipart/form-data"`) {
 				if !strings.Contains(body, want) {
 					t.Errorf("page lacks %q", want)
 				}
+			}
+			if strings.Contains(body, "?csrf=") || strings.Contains(body, "&amp;csrf=") {
+				t.Error("the page puts a CSRF token in a URL")
 			}
 			nothingVisible(t, h, anna)
 		})

@@ -39,7 +39,7 @@ var (
 // Handler serves the file drop of one region:
 //
 //	GET  /drops                          inbox
-//	POST /drops                          new drop (multipart: fields, then files; CSRF token in the query)
+//	POST /drops                          new drop (multipart: the csrf field, other fields, then files)
 //	GET  /drops/sent                     drops sent, drafts included
 //	GET  /drops/new                      the form for a new drop
 //	GET  /drops/links                    the user's upload links and the form for a new one

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/hubkit/hubkit/internal/filedrop"
 	"github.com/hubkit/hubkit/internal/store"
@@ -54,9 +53,9 @@ func newDropForm(p ui.DropPolicy) ui.DropForm {
 func (h *Handler) renderNew(w http.ResponseWriter, r *http.Request, status int, sess *store.Session, f ui.DropForm, errs []ui.FieldError) {
 	h.render(w, r, status, "drops_new", sess, ui.DropNewContent{
 		Form: f, Policy: h.policy(), Errors: errs,
-		// The authenticator reads the CSRF token of a multipart form from
-		// the query, so that it never has to read the body.
-		Action: "/drops?" + url.Values{"csrf": {sess.CSRF}}.Encode(),
+		// The CSRF token is the form's first field (login.CheckCSRF),
+		// never in the URL: a refused post's page shows this address.
+		Action: "/drops",
 	})
 }
 

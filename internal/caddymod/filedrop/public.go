@@ -50,11 +50,12 @@ func (h *Handler) publicRefusal(w http.ResponseWriter, r *http.Request, err erro
 // fields at most, and every refused attempt is audited.
 func (h *Handler) servePublicUpload(w http.ResponseWriter, r *http.Request, _ *store.Session, p params) error {
 	lang := ui.Lang(r)
-	// Nobody is logged in, so there is no CSRF token; a cross-site post
-	// would need the token anyway, but a browser that says it is one is
-	// refused outright.
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return htmlError(problem{status: http.StatusForbidden}, fmt.Errorf("hubkit_filedrop: cross-site upload (%s)", site))
+	// Nobody is logged in, so there is no CSRF token; the link's token
+	// is in the path, but a post that a browser says comes from another
+	// origin is refused outright (login.SameOrigin).
+	if !login.SameOrigin(r, login.Origin(h.site.Site, r)) {
+		return htmlError(problem{status: http.StatusForbidden}, fmt.Errorf("hubkit_filedrop: upload from another origin (Sec-Fetch-Site %q, Origin %q)",
+			r.Header.Get("Sec-Fetch-Site"), r.Header.Get("Origin")))
 	}
 	token, ip := p["token"], login.ClientIP(r)
 	body := &bodyReader{r: r.Body}

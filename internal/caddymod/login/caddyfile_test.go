@@ -12,7 +12,7 @@ import (
 
 	"github.com/hubkit/hubkit/internal/caddymod/auth"
 	"github.com/hubkit/hubkit/internal/caddymod/caddytest"
-	_ "github.com/hubkit/hubkit/internal/caddymod/csrf"
+	"github.com/hubkit/hubkit/internal/caddymod/csrf"
 	"github.com/hubkit/hubkit/internal/caddymod/ready"
 )
 
@@ -49,6 +49,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{&Handler{}, "hubkit_login a b", `unexpected argument "b"`},
 		{&Handler{}, "hubkit_login a {\n\tx\n}", "takes no block"},
 		{&ready.Handler{}, "hubkit_ready", "expected a region id"},
+		{&csrf.Guard{}, "hubkit_csrf", "expected a region id"},
 		{&auth.Session{}, "hubkit", "expected a region id"},
 		{&auth.Session{}, "hubkit a b", `unexpected argument "b"`},
 	}

@@ -111,7 +111,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
 		}
-		if ok && !hublogin.CheckCSRF(r, sess) {
+		if ok && !svc.CheckCSRF(r, sess) {
 			return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("logout without a valid CSRF token"))
 		}
 		http.Redirect(w, r, svc.Logout(w, r, sess), http.StatusSeeOther)
@@ -164,8 +164,11 @@ func (h *Handler) chooser(w http.ResponseWriter, r *http.Request, problem string
 // failure shows a failed login; a missing role gets the friendly
 // "no access, contact the region" page.
 func (h *Handler) failure(w http.ResponseWriter, r *http.Request, f *hublogin.Failure) error {
-	if f.Status == http.StatusTooManyRequests {
+	switch f.Status {
+	case http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", "60")
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "30")
 	}
 	if f.Reason == "no_role" {
 		h.ui.Render(w, r, http.StatusForbidden, "noaccess", h.page(r, ui.NoAccessContent{Kommune: h.kommuneOf(r)}))

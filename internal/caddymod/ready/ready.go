@@ -1,9 +1,12 @@
-// Package ready is the hub's readiness handler: /readyz answers 200 only
-// when the store answers and every identity provider's discovery works.
+// Package ready is the hub's readiness handler: /readyz answers 200 when
+// the store answers and at least one identity provider does, with each
+// provider's last check as JSON detail; one municipality's provider being
+// down leaves the hub ready (its users get the hub's own page saying so).
 package ready
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/hubkit/hubkit/internal/caddymod/hubapp"
+	"github.com/hubkit/hubkit/internal/login"
 )
 
 func init() {
@@ -46,30 +50,44 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.hubkit_ready", New: func() caddy.Module { return new(Handler) }}
 }
 
-// Provision looks up the region.
+// Provision looks up the region and starts the background checks of its
+// identity providers for as long as this configuration runs (caddy.Context
+// ends when it is unloaded).
 func (h *Handler) Provision(ctx caddy.Context) error {
 	s, err := hubapp.Lookup(ctx, h.Region)
 	if err != nil {
 		return fmt.Errorf("hubkit_ready: %w", err)
 	}
 	h.site = s
+	if s.Login != nil {
+		s.Login.Watch(ctx)
+	}
 	return nil
 }
 
-// ServeHTTP reports readiness as text; the reason for "not ready" goes to
-// the log, not to the (unauthenticated) caller.
+// Report is the body of /readyz. Errors go to the log, not to the
+// (unauthenticated) caller; that a municipality's login is down is no
+// secret, its users see it on the login page.
+type Report struct {
+	Status    string                 `json:"status"` // "ready" or "not ready"
+	Providers []login.ProviderHealth `json:"providers"`
+}
+
+// ServeHTTP reports readiness as JSON.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	rep, status := Report{Status: "ready"}, http.StatusOK
 	if err := h.site.Ready(ctx); err != nil {
 		h.site.Logger.Warn("not ready", "error", err)
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("not ready\n"))
-		return nil
+		rep.Status, status = "not ready", http.StatusServiceUnavailable
 	}
-	_, _ = w.Write([]byte("ready\n"))
-	return nil
+	if h.site.Login != nil {
+		rep.Providers = h.site.Login.Health()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(rep)
 }
 
 // UnmarshalCaddyfile: hubkit_ready <region>
