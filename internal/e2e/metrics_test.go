@@ -165,6 +165,11 @@ func TestMetricsAfterJourney(t *testing.T) {
 		t.Logf("families: %s", strings.Join(names, " "))
 	}
 
+	// /readyz reports the audit chain as the metrics do.
+	if resp, body := s.get("/readyz"); resp.StatusCode != 200 || !strings.Contains(body, `"audit":{"chain_ok":true`) {
+		t.Errorf("/readyz does not report the audit chain: %s %s", resp.Status, body)
+	}
+
 	// The public listener has no metrics.
 	if resp, body := s.get("/metrics"); resp.StatusCode != 404 || strings.Contains(body, "hubkit_logins_total") {
 		t.Errorf("GET /metrics on the hub's public listener: %s", resp.Status)

@@ -71,6 +71,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 type Report struct {
 	Status    string                 `json:"status"` // "ready" or "not ready"
 	Providers []login.ProviderHealth `json:"providers"`
+	Audit     *hubapp.AuditHealth    `json:"audit,omitempty"`
 }
 
 // ServeHTTP reports readiness as JSON.
@@ -85,6 +86,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if h.site.Login != nil {
 		rep.Providers = h.site.Login.Health()
 	}
+	rep.Audit = h.site.AuditHealth()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(rep)
