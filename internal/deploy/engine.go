@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"sort"
@@ -171,7 +172,7 @@ func manifestOf(rel Release) (*bundle.Manifest, error) {
 // release directory is always complete.
 func (e *engine) upload(ctx context.Context, id string, rel Release, want map[string]string) (reused bool, err error) {
 	final := path.Join(e.dir, "releases", id)
-	if got, err := e.sums(ctx, final); err == nil && sameSums(got, want) {
+	if got, err := e.sums(ctx, final); err == nil && maps.Equal(got, want) {
 		_, err := e.h.sh(ctx, "touch "+quote(final), nil)
 		return true, err
 	}
@@ -200,7 +201,7 @@ func (e *engine) upload(ctx context.Context, id string, rel Release, want map[st
 	if err != nil {
 		return false, err
 	}
-	if !sameSums(got, want) {
+	if !maps.Equal(got, want) {
 		return false, fmt.Errorf("the uploaded files do not have the expected sha256 sums (disk full, or the binary changed while uploading?)")
 	}
 	old := path.Join(e.dir, "releases", ".old."+id)
@@ -254,18 +255,6 @@ func (e *engine) sums(ctx context.Context, dir string) (map[string]string, error
 		}
 	}
 	return got, nil
-}
-
-func sameSums(got, want map[string]string) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for k, v := range want {
-		if got[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // current returns the release current points to, "" when there is none.

@@ -10,6 +10,7 @@ import (
 	"html"
 	"io"
 	"io/fs"
+	"maps"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -150,7 +151,7 @@ func TestDataDirLossRefusesStart(t *testing.T) {
 					t.Errorf("the refusal does not say %q:\n%s", s, tail(out, 15))
 				}
 			}
-			if got := blobs(t, p.data); !equalMaps(got, want) {
+			if got := blobs(t, p.data); !maps.Equal(got, want) {
 				t.Errorf("blobs changed by the refused start: %d files, want %d (byte for byte)", len(got), len(want))
 			}
 			for _, f := range tc.absent {
@@ -290,18 +291,6 @@ func TestAuditBreakRefusesStart(t *testing.T) {
 			t.Errorf("audit verify after the repair: exit %d\n%s", code, out)
 		}
 	})
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // pausedReader yields r's bytes up to pauseAt, signals paused and waits
