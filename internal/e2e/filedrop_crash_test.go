@@ -105,7 +105,9 @@ func newHubProc(tb testing.TB, regionID, regionsDir string) *hubProc {
 	return p
 }
 
-// start runs the hub and waits until /healthz answers 200.
+// start runs the hub and waits until /readyz answers 200: the store and
+// the (development) identity provider answer, so a login can start. (A
+// provider check made before the listener was up stands for 2 s.)
 func (p *hubProc) start() {
 	p.tb.Helper()
 	exited := p.launch()
@@ -121,7 +123,7 @@ func (p *hubProc) start() {
 		default:
 		}
 		// The hub's own host name: an unknown Host gets 421.
-		req, _ := http.NewRequest("GET", fmt.Sprintf("https://127.0.0.1:%d/healthz", p.port), nil)
+		req, _ := http.NewRequest("GET", fmt.Sprintf("https://127.0.0.1:%d/readyz", p.port), nil)
 		req.Host = p.region + ".hub.localhost"
 		resp, err := c.Do(req)
 		if err == nil {
